@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages fromscratch needs, skipping those already present.
+# CUDA and NCCL are optional (used when /usr/local/cuda exists) and are not installed here.
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libopenmpi-dev openmpi-bin                      # MPI
+  libhdf5-openmpi-dev hdf5-tools                   # parallel HDF5 + h5dump
+  libboost-program-options-dev nlohmann-json3-dev  # CLI, JSON
+  libssl-dev libxxhash-dev                         # SHA-256, xxh3
+  libeigen3-dev liblapack-dev                      # linear algebra
+  libpcre2-dev                                     # Unicode regex for tokenizer pre-tokenizers
+  libgtest-dev googletest                          # tests
+  python3 python3-numpy python3-h5py               # read-back checks of HDF5 output, NumPy baselines
+  clang libclang-rt-14-dev                         # libFuzzer targets
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
