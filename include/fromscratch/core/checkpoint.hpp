@@ -1,0 +1,68 @@
+// A checkpoint: one safetensors file, a folder, or a sharded set described by model.safetensors.index.json.
+//
+// Opening a checkpoint reads and validates every shard header (never tensor data) and cross-checks them with
+// the index: every shard exists, is a regular file inside the checkpoint folder (no "..", no absolute path, no
+// symlink leading out), every tensor of the index is in the header of the shard it names and vice versa, and
+// tensor names are unique across shards. All problems of all files are reported together.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "fromscratch/core/safetensors.hpp"
+
+namespace fromscratch {
+
+struct ShardFile {
+  std::string name;  // as written in the index (or the file name)
+  std::string path;  // resolved path on disk
+  uint64_t file_size = 0;
+  uint64_t header_size = 0;
+  std::vector<std::pair<std::string, std::string>> metadata;
+};
+
+struct CheckpointTensor {
+  TensorInfo info;
+  uint32_t shard = 0;        // index into Checkpoint::shards
+  uint64_t file_offset = 0;  // absolute offset of the first byte in the shard file
+};
+
+// The parsed model.safetensors.index.json (or pytorch_model.bin.index.json, which has the same shape).
+struct ShardIndex {
+  std::string path;
+  std::vector<std::pair<std::string, std::string>> weight_map;  // tensor -> shard name, sorted by tensor name
+  std::vector<std::string> shard_names;                          // distinct, sorted
+  std::vector<std::pair<std::string, std::string>> metadata;     // rendered JSON values, file order
+};
+
+struct Checkpoint {
+  std::string source;      // what the caller asked to open
+  std::string root;        // folder the shards live in
+  std::string index_path;  // empty for a single file or an index-less folder
+  std::vector<ShardFile> shards;
+  std::vector<CheckpointTensor> tensors;  // sorted by name
+  std::vector<std::pair<std::string, std::string>> index_metadata;
+  std::vector<std::string> warnings;  // non-fatal findings (e.g. metadata.total_size disagrees)
+
+  uint64_t total_tensor_bytes() const;
+  uint64_t total_elements() const;
+  const CheckpointTensor* find(std::string_view name) const;
+};
+
+// Parses index JSON text (SAX, duplicate tensor names rejected). Shard names are validated with
+// check_shard_name but not opened.
+ShardIndex parse_shard_index(std::string_view json_text, const std::string& path, const ReaderLimits& limits = {});
+ShardIndex read_shard_index(const std::string& path, const ReaderLimits& limits = {});
+
+// Rejects shard names that could escape the checkpoint folder: empty, absolute, containing a ".." component,
+// a backslash or a NUL, or longer than 4096 bytes. Returns an empty string when fine, else the reason.
+std::string check_shard_name(std::string_view name);
+
+// Opens PATH: a .safetensors file, an *.index.json file, or a folder (its model.safetensors.index.json, else
+// its model.safetensors, else all its *.safetensors files). Throws FormatError / IoError.
+Checkpoint open_checkpoint(const std::string& path, const ReaderLimits& limits = {});
+
+}  // namespace fromscratch
