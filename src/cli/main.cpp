@@ -8,9 +8,11 @@
 #include <iostream>
 #include <thread>
 
+#include "collective.hpp"
 #include "command.hpp"
 #include "fromscratch/core/errors.hpp"
 #include "fromscratch/core/strings.hpp"
+#include "fromscratch/core/version.hpp"
 
 namespace fromscratch::cli {
 
@@ -70,7 +72,7 @@ unsigned resolve_threads(int requested) {
 }
 
 static void print_usage(std::ostream& os) {
-  os << "fromscratch " << FROMSCRATCH_VERSION << " (" << FROMSCRATCH_GIT_SHA << ")\n"
+  os << "fromscratch " << tool_version() << " (" << tool_git_sha() << ")\n"
      << "Was a large language model trained from scratch, or derived from another model?\n\n"
      << "usage: fromscratch <command> [options]    (fromscratch <command> --help for details)\n\n"
      << "commands:\n";
@@ -93,7 +95,7 @@ static int dispatch(Context& ctx, int argc, char** argv) {
     return kExitOk;
   }
   if (name == "--version" || name == "version") {
-    ctx.out() << "fromscratch " << FROMSCRATCH_VERSION << " (" << FROMSCRATCH_GIT_SHA << ")\n";
+    ctx.out() << "fromscratch " << tool_version() << " (" << tool_git_sha() << ")\n";
     return kExitOk;
   }
   for (const auto& c : commands()) {
@@ -118,6 +120,8 @@ int main(int argc, char** argv) {
   std::string message;
   try {
     rc = cli::dispatch(ctx, argc, argv);
+  } catch (const cli::SilentFailure&) {
+    rc = cli::kExitFailure;  // rank 0 reports it
   } catch (const UsageError& e) {
     rc = cli::kExitUsage;
     message = e.what();
@@ -125,13 +129,9 @@ int main(int argc, char** argv) {
     rc = cli::kExitFailure;
     message = e.what();
   }
-  if (!message.empty()) {
-    // Any rank may hold the error; print it there (prefixed with the rank when there are several), since the
-    // rank that failed is the one that knows why.
-    if (comm.size() > 1)
-      std::cerr << "fromscratch: error (rank " << comm.rank() << "): " << message << "\n";
-    else
-      std::cerr << "fromscratch: error: " << message << "\n";
-  }
+  // Only rank 0 prints. Commands run their rank-local steps through run_collectively(), which carries every
+  // rank's failure to rank 0; an error thrown identically on all ranks (bad option, unreadable input) is
+  // printed once.
+  if (!message.empty() && comm.is_root()) std::cerr << "fromscratch: error: " << message << "\n";
   return rc;
 }

@@ -216,26 +216,27 @@ namespace {
 std::string resolve_inside(const fs::path& root_canonical, const std::string& name, const std::string& listed_in,
                            ProblemList& problems) {
   std::error_code ec;
+  std::string field = str("shard \"", quote_untrusted(name, 120), "\"");
   fs::path candidate = root_canonical / name;
   fs::path resolved = fs::weakly_canonical(candidate, ec);
   if (ec) {
-    problems.add(name, "shard", candidate.string(), "", str("cannot resolve path: ", ec.message()));
+    problems.add("", field, "", "", str("cannot resolve path: ", ec.message()));
     return "";
   }
   auto root_str = root_canonical.string();
   auto res_str = resolved.string();
   if (res_str.compare(0, root_str.size(), root_str) != 0 || res_str.size() <= root_str.size() ||
       res_str[root_str.size()] != '/') {
-    problems.add(name, "shard", str("resolves to ", res_str), str("inside ", root_str),
+    problems.add("", field, str("resolves to ", res_str), str("inside ", root_str),
                  "shard path leads outside the checkpoint folder (symlink or escape)");
     return "";
   }
   if (!fs::exists(resolved, ec)) {
-    problems.add(name, "shard", candidate.string(), "", str("shard file listed in ", listed_in, " does not exist"));
+    problems.add("", field, "", "", str("no such file in ", root_str, " (listed in ", fs::path(listed_in).filename().string(), ")"));
     return "";
   }
   if (!fs::is_regular_file(resolved, ec)) {
-    problems.add(name, "shard", candidate.string(), "", "shard is not a regular file");
+    problems.add("", field, "", "", "shard is not a regular file");
     return "";
   }
   return res_str;

@@ -3,7 +3,10 @@
 // Layout conventions (results/SCHEMA.md documents every file the tool writes):
 //   * a JSON object becomes a group; its scalar members become attributes of that group;
 //   * arrays of numbers become 1-D datasets (float64 or int64), arrays of equal-length number arrays 2-D datasets;
-//   * arrays of strings become variable-length UTF-8 string datasets;
+//   * arrays of strings become fixed-length UTF-8 string datasets (NUL-padded; fixed length because parallel HDF5
+//     cannot write variable-length data), scalar strings become fixed-length string attributes;
+//   * booleans become int64 attributes 0/1, null becomes the string attribute "null";
+//   * '/' and '%' in JSON keys are written as %2F and %25 (HDF5 link names cannot hold '/');
 //   * arrays of objects become a group with one subgroup per element, named 000000, 000001, ...
 //   * every file carries /provenance attributes: tool version, git sha, command line, ranks, created (UTC).
 #pragma once
@@ -49,10 +52,18 @@ class H5File {
   void set_attribute(const std::string& object_path, const std::string& name, double value);
   void set_attribute(const std::string& object_path, const std::string& name, int64_t value);
 
-  // Parallel datasets. Collective: create a [rows x cols] uint64 dataset (cols = 0 means 1-D).
-  void create_uint64_dataset(const std::string& dataset_path, uint64_t rows, uint64_t cols);
-  // Independent: this rank writes rows [first_row, first_row + n) of a dataset made by create_uint64_dataset.
-  void write_rows_uint64(const std::string& dataset_path, uint64_t first_row, const std::vector<uint64_t>& values);
+  // Parallel datasets. Collective: creates a 1-D uint64 dataset of `rows` elements.
+  void create_uint64_dataset(const std::string& dataset_path, uint64_t rows);
+  // Collective: every rank writes its own disjoint set of row ranges (sorted ascending, first/count) in one
+  // collective MPI-IO write; `values` holds the rows of all ranges in that order. A rank with nothing to write
+  // passes no ranges. Returns true when HDF5 reports that the write really was collective.
+  struct RowRange {
+    uint64_t first = 0;
+    uint64_t count = 0;
+  };
+  bool write_row_ranges_uint64(const std::string& dataset_path, const std::vector<RowRange>& ranges,
+                               const std::vector<uint64_t>& values);
+  bool is_parallel() const;
   std::vector<uint64_t> read_uint64(const std::string& dataset_path) const;
   std::vector<double> read_doubles(const std::string& dataset_path) const;
   std::vector<std::string> read_strings(const std::string& dataset_path) const;

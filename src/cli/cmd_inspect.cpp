@@ -1,0 +1,75 @@
+// fromscratch inspect PATH: inventory of a checkpoint from its headers (no tensor data is read).
+#include <filesystem>
+
+#include "collective.hpp"
+#include "command.hpp"
+#include "fromscratch/core/checkpoint.hpp"
+#include "fromscratch/core/config_hint.hpp"
+#include "fromscratch/core/inventory.hpp"
+#include "fromscratch/io/h5_file.hpp"
+
+namespace fromscratch::cli {
+namespace {
+
+std::string folder_of(const std::string& path) {
+  std::filesystem::path p(path);
+  if (std::filesystem::is_directory(p)) return p.string();
+  return p.has_parent_path() ? p.parent_path().string() : ".";
+}
+
+int run_inspect(Context& ctx, const Args& args) {
+  po::options_description opts("inspect options");
+  std::string h5;
+  opts.add_options()
+    ("path", po::value<std::string>()->required(), "checkpoint: a .safetensors file, a folder, or a *.index.json")
+    ("json", "print the inventory as JSON (schema: results/SCHEMA.md)")
+    ("tensors", "list every tensor with role, dtype, shape, shard and offset")
+    ("index-only", "read model.safetensors.index.json alone (shard files absent): names, roles, shards")
+    ("h5", po::value<std::string>(&h5), "also write the inventory to this HDF5 file")
+    ("force", "overwrite the --h5 file if it exists");
+  po::positional_options_description pos;
+  pos.add("path", 1);
+  po::variables_map vm;
+  if (!parse_command_line(ctx, "inspect", "PATH [--json] [--tensors] [--index-only] [--h5 FILE]", opts, pos, args, vm))
+    return kExitOk;
+  const std::string path = vm["path"].as<std::string>();
+  bool force = vm.count("force") > 0;
+  if (!h5.empty()) check_writable(h5, force);
+
+  // Headers are small: every rank reads them (so a later data step could use them), only rank 0 prints.
+  nlohmann::json inv;
+  run_collectively(ctx, [&] {
+    ConfigHint hint = read_config_hint(folder_of(path));
+    if (vm.count("index-only")) {
+      std::string index_path = path;
+      if (std::filesystem::is_directory(path)) {
+        index_path = (std::filesystem::path(path) / "model.safetensors.index.json").string();
+        if (!std::filesystem::exists(index_path))
+          index_path = (std::filesystem::path(path) / "pytorch_model.bin.index.json").string();
+      }
+      inv = index_inventory_json(read_shard_index(index_path), hint, vm.count("tensors") > 0);
+    } else {
+      try {
+        inv = inventory_json(open_checkpoint(path), hint, vm.count("tensors") > 0);
+      } catch (const FormatError& e) {
+        bool missing = false;
+        for (const auto& p : e.problems()) missing |= p.message.find("no such file in") != std::string::npos;
+        if (!missing) throw;
+        std::vector<Problem> ps = e.problems();
+        ps.push_back(Problem{path, "", "", "", "", "shard files are missing; pass --index-only to inventory the index alone"});
+        throw FormatError(ps);
+      }
+    }
+  });
+  if (ctx.is_root()) {
+    if (vm.count("json")) ctx.out() << inv.dump(2) << "\n";
+    else ctx.out() << inventory_text(inv);
+    if (!h5.empty()) io::write_json_h5(h5, inv, Args(args.begin(), args.end()), force);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+FROMSCRATCH_COMMAND("inspect", "inventory of a checkpoint: tensors by role and dtype, totals, layers, experts, shards",
+                    run_inspect);
+}  // namespace fromscratch::cli
