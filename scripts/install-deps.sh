@@ -11,7 +11,7 @@ packages=(
   libeigen3-dev liblapack-dev                      # linear algebra
   libpcre2-dev                                     # Unicode regex for tokenizer pre-tokenizers
   libgtest-dev googletest                          # tests
-  python3 python3-numpy python3-h5py               # read-back checks of HDF5 output, NumPy baselines
+  python3 python3-numpy python3-h5py python3-xxhash  # independent checks of digests and HDF5 output, NumPy baselines
   clang libclang-rt-14-dev                         # libFuzzer targets
 )
 missing=()
