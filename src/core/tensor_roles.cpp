@@ -144,7 +144,7 @@ struct ModelTypeAlias {
   ModelFamily family;
 };
 
-constexpr std::array<ModelTypeAlias, 27> kModelTypes = {{
+constexpr ModelTypeAlias kModelTypes[] = {
     {"llama", ModelFamily::llama},
     {"mistral", ModelFamily::mistral},
     {"qwen", ModelFamily::qwen_v1},
@@ -165,14 +165,16 @@ constexpr std::array<ModelTypeAlias, 27> kModelTypes = {{
     {"qwen3_moe", ModelFamily::qwen3_moe},
     {"qwen3_next", ModelFamily::qwen3_next},
     {"qwen3_5", ModelFamily::qwen3_5},
+    {"qwen3_5_text", ModelFamily::qwen3_5},
     {"qwen3_5_moe", ModelFamily::qwen3_5},
     {"qwen3_5_moe_text", ModelFamily::qwen3_5},
     {"glm4_moe", ModelFamily::glm4_moe},
     {"solar_open", ModelFamily::solar_open},
     {"gpt_oss", ModelFamily::gpt_oss},
+    {"granite", ModelFamily::granite},
     {"granitemoe", ModelFamily::granite_moe},
     {"granitemoeshared", ModelFamily::granite_moe},
-}};
+};
 
 bool equals_ignoring_ascii_case(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -299,7 +301,7 @@ struct QuantSuffix {
   std::string_view suffix;
   std::string_view what;
 };
-constexpr std::array<QuantSuffix, 13> kQuantSuffixes = {{
+constexpr QuantSuffix kQuantSuffixes[] = {
     {"SCB", "bitsandbytes int8 row scales (SCB)"},
     {"weight_format", "bitsandbytes int8 weight-layout marker (weight_format)"},
     {"weight_scale_inv", "FP8 block dequantisation scales (weight_scale_inv)"},
@@ -312,8 +314,7 @@ constexpr std::array<QuantSuffix, 13> kQuantSuffixes = {{
     {"qzeros", "GPTQ/AWQ packed zero points (qzeros)"},
     {"scales", "quantisation block scales (scales)"},
     {"g_idx", "GPTQ group index (g_idx)"},
-    {"k_scale", "KV-cache quantisation scale (k_scale)"},
-}};
+};
 
 // Projections whose stacked-expert (gpt-oss) spelling glues the parameter onto the name:
 // gate_up_proj_blocks, gate_up_proj_scales, down_proj_bias.
@@ -326,11 +327,11 @@ struct GluedSuffix {
   Param param;
   std::string_view what;
 };
-constexpr std::array<GluedSuffix, 3> kGluedSuffixes = {{
+constexpr GluedSuffix kGluedSuffixes[] = {
     {"_blocks", Param::mxfp4_blocks, ""},
     {"_scales", Param::quant_aux, "MXFP4 block scales (_scales)"},
     {"_bias", Param::bias, ""},
-}};
+};
 
 SplitParam split_param(Parts p) {
   SplitParam out;

@@ -108,6 +108,7 @@ TEST(TensorRoles, FamilyFromModelType) {
   EXPECT_EQ(family_from_model_type("solar_open"), F::solar_open);
   EXPECT_EQ(family_from_model_type("gpt_oss"), F::gpt_oss);
   EXPECT_EQ(family_from_model_type("granitemoe"), F::granite_moe);
+  EXPECT_EQ(family_from_model_type("granite"), F::granite);
   EXPECT_EQ(family_from_model_type("gemma3_text"), F::gemma);
   EXPECT_EQ(family_from_model_type("GLM4_MOE"), F::glm4_moe) << "ASCII case is ignored";
   // The rebrand case in ../shared/data: a Kimi-K2 config with a made-up model_type is not recognised.
