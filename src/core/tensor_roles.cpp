@@ -218,8 +218,9 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // A layer or expert index: canonical decimal (no sign, no leading zero, so two spellings never alias one
 // tensor), at most kMaxLayerOrExpertIndex. Returns -1 when `s` is not one.
+static_assert(kMaxLayerOrExpertIndex == 999'999, "parse_index reads at most 6 digits");
 int parse_index(std::string_view s) {
-  if (s.empty() || s.size() > 6) return -1;  // 6 digits == kMaxLayerOrExpertIndex: no overflow possible
+  if (s.empty() || s.size() > 6) return -1;  // at most 6 digits: no overflow possible
   if (s.size() > 1 && s[0] == '0') return -1;
   int v = 0;
   for (char c : s) {
