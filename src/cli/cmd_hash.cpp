@@ -18,6 +18,7 @@
 #include "fromscratch/core/tensor_hash.hpp"
 #include "fromscratch/core/tensor_roles.hpp"
 #include "fromscratch/core/work_plan.hpp"
+#include "fromscratch/dist/distributed_hash.hpp"
 #include "fromscratch/io/h5_file.hpp"
 
 namespace fromscratch::cli {
@@ -30,13 +31,6 @@ std::string folder_of(const std::string& path) {
   std::filesystem::path p(path);
   if (std::filesystem::is_directory(p)) return p.string();
   return p.has_parent_path() ? p.parent_path().string() : ".";
-}
-
-// One rank's results, as sent to rank 0: tensor index and digests.
-json digests_to_json(const std::vector<size_t>& which, const std::vector<TensorDigest>& d) {
-  json a = json::array();
-  for (size_t k = 0; k < which.size(); ++k) a.push_back({which[k], d[k].sha256, d[k].row_multiset, d[k].rows});
-  return a;
 }
 
 int run_hash(Context& ctx, const Args& args) {
@@ -88,39 +82,29 @@ int run_hash(Context& ctx, const Args& args) {
     for (int r = 0; r < comm.size(); ++r) ctx.out() << r << "  " << count[r] << "  " << per[r] << "\n";
     return kExitOk;
   }
-  std::vector<size_t> mine;
-  uint64_t my_bytes = 0;
-  for (size_t i = 0; i < owner.size(); ++i)
-    if (owner[i] == comm.rank()) {
-      mine.push_back(i);
-      my_bytes += items[i].bytes;
-    }
-
-  ProgressMeter meter(comm.size() > 1 ? "hash (rank 0's share)" : "hash", my_bytes, ctx.is_root() ? &ctx.err() : nullptr,
-                      progress);
+  ProgressMeter meter(comm.size() > 1 ? "hash (rank 0's share)" : "hash", dist::share_bytes(comm, ck),
+                      ctx.is_root() ? &ctx.err() : nullptr, progress);
   HashOptions hopts;
   hopts.buffer_bytes = static_cast<size_t>(buffer_mib) << 20;
   hopts.keep_row_digests = !h5.empty();
   hopts.on_bytes = [&meter](uint64_t n) { meter.add(n); };
-  std::vector<TensorDigest> digests;
-  run_collectively(ctx, [&] { digests = hash_tensors(ck, mine, threads, hopts); });
+  dist::DistributedHash result = dist::hash_checkpoint(comm, ck, threads, hopts);
   meter.stop();
-  double seconds = comm.allreduce_max(meter.elapsed_seconds());
+  double seconds = result.seconds;
+  const auto& mine = result.mine;
+  const auto& digests = result.local;
 
   // Rank 0 assembles the table in name order.
-  auto blobs = comm.gather_to_root(digests_to_json(mine, digests).dump());
   ordered_json table;  // field order as documented: name, role, dtype, shape, sha256, row_multiset, ...
   if (ctx.is_root()) {
-    std::vector<json> rows(ck.tensors.size());
-    for (const auto& blob : blobs)
-      for (const auto& e : json::parse(blob)) rows[e[0].get<size_t>()] = e;
     ordered_json tensors = ordered_json::array();
     for (size_t i = 0; i < ck.tensors.size(); ++i) {
       const auto& t = ck.tensors[i];
       TensorRole role = classify_tensor(t.info.name, hint.family, hint.num_hidden_layers);
       tensors.push_back({{"name", t.info.name}, {"role", std::string(role_kind_name(role.kind))},
                          {"dtype", std::string(dtype_name(t.info.dtype))}, {"shape", t.info.shape},
-                         {"sha256", rows[i][1]}, {"row_multiset", rows[i][2]}, {"rows", rows[i][3]},
+                         {"sha256", result.all[i].sha256}, {"row_multiset", result.all[i].row_multiset},
+                         {"rows", result.all[i].rows},
                          {"bytes", t.info.byte_size()}});
     }
     table = {{"kind", "hash"}, {"checkpoint", ck.source},
