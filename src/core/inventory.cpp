@@ -183,7 +183,7 @@ std::string inventory_text(const json& inv) {
        << ", num_hidden_layers " << m["num_hidden_layers"].get<int>() << ")\n";
   os << "tensors     " << tot["tensors"].get<uint64_t>() << " in " << tot["shards"].get<uint64_t>() << " shard(s)\n";
   if (sizes) {
-    os << "parameters  " << tot["parameters"].get<uint64_t>() << " (" << human_bytes(static_cast<double>(tot["parameters"].get<uint64_t>())).substr(0) << " elements)\n";
+    os << "parameters  " << tot["parameters"].get<uint64_t>() << " (" << human_count(static_cast<double>(tot["parameters"].get<uint64_t>())) << ")\n";
     os << "bytes       " << tot["bytes"].get<uint64_t>() << " (" << human_bytes(static_cast<double>(tot["bytes"].get<uint64_t>())) << ")\n";
   } else {
     os << "(index only: shard files absent, so dtypes, shapes and sizes are unknown)\n";

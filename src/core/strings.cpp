@@ -69,4 +69,16 @@ std::string human_bytes(double bytes) {
   return buf;
 }
 
+std::string human_count(double n) {
+  const char* units[] = {"", " thousand", " million", " billion", " trillion"};
+  int u = 0;
+  while (n >= 1000.0 && u < 4) {
+    n /= 1000.0;
+    ++u;
+  }
+  char buf[40];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f%s" : "%.2f%s", n, units[u]);
+  return buf;
+}
+
 }  // namespace fromscratch

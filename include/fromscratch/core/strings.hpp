@@ -27,5 +27,7 @@ bool ends_with(std::string_view s, std::string_view suffix);
 bool starts_with(std::string_view s, std::string_view prefix);
 // "1.23 GB", "512 MiB"-style human size (decimal units, as disks and GB/s figures use).
 std::string human_bytes(double bytes);
+// "6.62 thousand", "102.60 billion": parameter counts in words.
+std::string human_count(double n);
 
 }  // namespace fromscratch
