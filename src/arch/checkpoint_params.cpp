@@ -27,7 +27,10 @@ std::optional<uint64_t> raw_uint(const json* cfg, std::initializer_list<const ch
   if (auto t = cfg->find("text_config"); t != cfg->end() && t->is_object() && !cfg->contains("num_hidden_layers"))
     obj = &*t;
   for (const char* k : keys)
-    if (auto it = obj->find(k); it != obj->end() && it->is_number_unsigned()) return it->get<uint64_t>();
+    if (auto it = obj->find(k); it != obj->end()) {
+      if (it->is_number_unsigned()) return it->get<uint64_t>();
+      if (it->is_number_integer() && it->get<int64_t>() >= 0) return static_cast<uint64_t>(it->get<int64_t>());
+    }
   return std::nullopt;
 }
 }  // namespace

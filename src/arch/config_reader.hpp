@@ -25,6 +25,13 @@ inline std::string render_value(const nlohmann::json& v) {
   return quote_untrusted(v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), 120);
 }
 
+// A non-negative integer, whether stored unsigned (parsed text) or signed (built in code).
+inline std::optional<uint64_t> json_uint(const nlohmann::json& v) {
+  if (v.is_number_unsigned()) return v.get<uint64_t>();
+  if (v.is_number_integer() && v.get<int64_t>() >= 0) return static_cast<uint64_t>(v.get<int64_t>());
+  return std::nullopt;
+}
+
 class ConfigReader {
  public:
   ConfigReader(const nlohmann::json& cfg, ProblemList& problems, std::vector<DefaultedField>& defaults,
@@ -145,8 +152,9 @@ class ConfigReader {
  private:
   std::optional<uint64_t> to_uint(const std::string& key, const nlohmann::json& v, uint64_t max_value,
                                   uint64_t min_value) {
-    if (v.is_number_unsigned()) {
-      uint64_t x = v.get<uint64_t>();
+    // Parsed JSON stores non-negative integers as unsigned, but documents built in code may hold them signed.
+    if (v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0)) {
+      uint64_t x = v.is_number_unsigned() ? v.get<uint64_t>() : static_cast<uint64_t>(v.get<int64_t>());
       if (x < min_value || x > max_value) {
         problem(key, std::to_string(x), str(min_value, "..", max_value), "out of range");
         return std::nullopt;

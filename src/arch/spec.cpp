@@ -224,10 +224,10 @@ void read_rope_scaling(ArchSpec& spec, ConfigReader& r, const std::string& key) 
       spec.rope.scaling_factor = it->get<double>();
   }
   if (auto it = s->find("original_max_position_embeddings"); it != s->end() && !it->is_null()) {
-    if (!it->is_number_unsigned())
-      r.problem_value(str(key, ".original_max_position_embeddings"), *it, "a non-negative integer", "wrong type");
+    if (auto v = detail::json_uint(*it))
+      spec.rope.original_max_position = *v;
     else
-      spec.rope.original_max_position = it->get<uint64_t>();
+      r.problem_value(str(key, ".original_max_position_embeddings"), *it, "a non-negative integer", "wrong type");
   }
   if (key == "rope_parameters") {
     if (auto it = s->find("rope_theta"); it != s->end() && it->is_number()) spec.rope.theta = it->get<double>();
@@ -285,14 +285,15 @@ void read_mlp_only_layers(ConfigReader& r, uint64_t layers, std::vector<bool>& i
   std::set<uint64_t> seen;
   for (size_t i = 0; i < m->size(); ++i) {
     const json& e = (*m)[i];
-    if (!e.is_number_unsigned() || e.get<uint64_t>() >= layers) {
+    auto idx = detail::json_uint(e);
+    if (!idx || *idx >= layers) {
       r.problem_value(str("mlp_only_layers[", i, "]"), e, str("0..", layers == 0 ? 0 : layers - 1),
                       "not a layer index");
       continue;
     }
-    if (!seen.insert(e.get<uint64_t>()).second)
+    if (!seen.insert(*idx).second)
       r.problem_value(str("mlp_only_layers[", i, "]"), e, "each layer once", "duplicate layer index");
-    is_moe[e.get<uint64_t>()] = false;
+    is_moe[*idx] = false;
   }
 }
 
