@@ -348,7 +348,9 @@ double architecture_distance(const ArchSpec& a, const ArchSpec& b, json* terms) 
   double d = 0;
   auto size_term = [&](const char* name, uint64_t x, uint64_t y) {
     if (x == y) return;
-    double t = std::fabs(std::log2((static_cast<double>(x) + 1) / (static_cast<double>(y) + 1)));
+    // Ordered so that d(a, b) == d(b, a) exactly, not just up to rounding.
+    const double hi = static_cast<double>(std::max(x, y)) + 1, lo = static_cast<double>(std::min(x, y)) + 1;
+    double t = std::log2(hi / lo);
     d += t;
     if (terms) (*terms)[name] = t;
   };
