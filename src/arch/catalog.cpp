@@ -137,15 +137,19 @@ std::string default_user_catalog_dir() {
 }
 
 std::string catalog_id(std::string_view name) {
+  // Letters, digits and '-' are kept; '.' only right after a letter or digit (so no "." or ".." component
+  // can form); anything else becomes one '_'.
   std::string id;
   for (unsigned char c : name) {
-    if (std::isalnum(c) || c == '.' || c == '-')
+    const bool after_alnum = !id.empty() && std::isalnum(static_cast<unsigned char>(id.back()));
+    if (std::isalnum(c) || c == '-')
       id += static_cast<char>(std::tolower(c));
+    else if (c == '.' && after_alnum)
+      id += '.';
     else if (!id.empty() && id.back() != '_')
       id += '_';
   }
   while (!id.empty() && (id.back() == '_' || id.back() == '.')) id.pop_back();
-  while (!id.empty() && id.front() == '.') id.erase(id.begin());
   if (id.size() > 120) id.resize(120);
   return id;
 }

@@ -494,6 +494,12 @@ CompareResult compare_configs(const ParsedConfig& a, const ParsedConfig& b) {
     for (const auto* s : {&*a.spec, &*b.spec}) {
       if (!s->family_note.empty()) r.notes.push_back(str(s->source, ": ", s->family_note));
       for (const auto& w : s->warnings) r.notes.push_back(str(s->source, ": ", w));
+      if (!s->defaults.empty()) {
+        std::vector<std::string> keys;
+        for (const auto& d : s->defaults) keys.push_back(str(d.key, "=", d.value));
+        r.notes.push_back(str(s->source, ": absent from the config, family defaults assumed (differences in these "
+                              "are assumptions, not facts): ", join(keys, ", ")));
+      }
     }
   }
 
@@ -528,14 +534,18 @@ CompareResult compare_configs(const ParsedConfig& a, const ParsedConfig& b) {
   } else {
     r.verdict = Verdict::kDifferent;
     if (r.shape_map) {
-      uint64_t ne = 0, nr = 0, ni = 0;
+      uint64_t ne = 0, nr = 0, ni = 0, no = 0;
       for (const auto& rc : r.shape_map->roles) {
+        if (rc.mtp) continue;  // the MTP block is summarised below
         if (rc.status == ShapeStatus::kEqual) ++ne;
         else if (rc.status == ShapeStatus::kRelated) ++nr;
-        else ++ni;
+        else if (rc.status == ShapeStatus::kIncomparable) ++ni;
+        else ++no;
       }
-      r.verdict_text = str("different architectures: ", ne, " tensor roles with equal shapes, ", nr,
-                           " related by a simple relation, ", ni, " incomparable or in one model only");
+      const uint64_t mtp_a = a.spec->mtp_layers, mtp_b = b.spec->mtp_layers;
+      r.verdict_text = str("different architectures: of the decoder's tensor roles ", ne, " have equal shapes, ", nr,
+                           " differ by a simple relation, ", ni, " are incomparable and ", no, " exist in one model only",
+                           mtp_a || mtp_b ? str("; MTP layers: ", mtp_a, " in A, ", mtp_b, " in B") : std::string());
     } else {
       r.verdict_text = "different configs (architecture not parsed on both sides: raw keys compared only)";
     }
@@ -609,13 +619,25 @@ std::string CompareResult::to_markdown() const {
     os << "Directly comparable parameters: " << pct(shape_map->comparable_a, shape_map->total_a) << " of A, "
        << pct(shape_map->comparable_b, shape_map->total_b) << " of B.\n\n";
     os << "| role | status | shape A | shape B | layers both | detail |\n|---|---|---|---|---|---|\n";
+    size_t mtp_only_a = 0, mtp_only_b = 0, mtp_total = 0;
     for (const auto& rc : shape_map->roles) {
+      if (!rc.mtp) continue;
+      ++mtp_total;
+      mtp_only_a += rc.status == ShapeStatus::kOnlyInA;
+      mtp_only_b += rc.status == ShapeStatus::kOnlyInB;
+    }
+    const bool collapse_mtp = mtp_total > 0 && (mtp_only_a == mtp_total || mtp_only_b == mtp_total);
+    for (const auto& rc : shape_map->roles) {
+      if (rc.mtp && collapse_mtp) continue;
       std::string role = role_label(rc.kind, rc.bias) + (rc.mtp ? " (MTP)" : "");
       os << "| " << role << " | " << to_string(rc.status) << (rc.relation.empty() ? "" : " (" + rc.relation + ")")
          << " | " << shape_to_string(rc.shape_a) << (rc.experts_a ? str(" x", rc.experts_a) : "") << " | "
          << shape_to_string(rc.shape_b) << (rc.experts_b ? str(" x", rc.experts_b) : "") << " | "
          << md_cell(ranges(rc.layers_common)) << " | " << md_cell(rc.detail) << " |\n";
     }
+    if (collapse_mtp)
+      os << "| MTP block (" << mtp_total << " roles) | " << (mtp_only_a ? "only_in_a" : "only_in_b")
+         << " | | | | the multi-token-prediction layers exist in one model only |\n";
   }
   return os.str();
 }

@@ -422,7 +422,11 @@ void parse_family(ArchSpec& spec, ConfigReader& r, const Caps& caps) {
   if (f == Family::kQwen)
     spec.norm_eps = r.num_def("layer_norm_epsilon", 1e-6, "QWenConfig default");
   else
-    spec.norm_eps = r.num_def("rms_norm_eps", f == Family::kPhiMoe || f == Family::kGptOss ? 1e-5 : 1e-6,
+    spec.norm_eps = r.num_def("rms_norm_eps",
+                              f == Family::kPhiMoe || f == Family::kGptOss || f == Family::kMixtral ||
+                                      f == Family::kGlm4Moe || f == Family::kSolarOpen
+                                  ? 1e-5
+                                  : 1e-6,
                               str(cls, " default"));
   if (!(spec.norm_eps > 0 && spec.norm_eps < 1))
     r.problem(f == Family::kQwen ? "layer_norm_epsilon" : "rms_norm_eps", ConfigReader::format_double(spec.norm_eps),

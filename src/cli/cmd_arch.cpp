@@ -390,12 +390,24 @@ int verb_compare(Context& ctx, const Args& args) {
       os << "\nshape compatibility (directly comparable: " << std::fixed << std::setprecision(2)
          << (m.total_a ? 100.0 * m.comparable_a / m.total_a : 0.0) << "% of A's parameters, "
          << (m.total_b ? 100.0 * m.comparable_b / m.total_b : 0.0) << "% of B's):\n";
+      size_t mtp_total = 0, mtp_a = 0, mtp_b = 0;
+      for (const auto& rcmp : m.roles)
+        if (rcmp.mtp) {
+          ++mtp_total;
+          mtp_a += rcmp.status == ShapeStatus::kOnlyInA;
+          mtp_b += rcmp.status == ShapeStatus::kOnlyInB;
+        }
+      const bool collapse = mtp_total && (mtp_a == mtp_total || mtp_b == mtp_total);
       for (const auto& rcmp : m.roles) {
+        if (rcmp.mtp && collapse) continue;
         std::string role = role_label(rcmp.kind, rcmp.bias) + (rcmp.mtp ? " (mtp)" : "");
         os << "  " << pad(role, 32) << " " << pad(std::string(to_string(rcmp.status)) +
                                                       (rcmp.relation.empty() ? "" : ":" + rcmp.relation), 30)
            << " " << rcmp.detail << "\n";
       }
+      if (collapse)
+        os << "  " << pad(str("MTP block (", mtp_total, " roles)"), 32) << " " << pad(mtp_a ? "only_in_a" : "only_in_b", 30)
+           << " the multi-token-prediction layers exist in one model only\n";
     }
     ctx.out() << os.str();
   }
