@@ -1,6 +1,7 @@
 // fromscratch tokenizer info|encode|compare|matrix: the tokenizer channel.
 //
 // The work is small (seconds) and runs on rank 0; other ranks of an MPI launch return at once.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -20,6 +21,10 @@ namespace {
 namespace tk = fromscratch::tokenizer;
 using nlohmann::json;
 
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 void write_array(std::ostream& os, const std::vector<uint32_t>& ids) {
   std::string line;
   line.reserve(ids.size() * 7 + 2);
@@ -37,7 +42,8 @@ int run_encode(Context& ctx, const Args& args) {
   opts.add_options()
     ("path", po::value<std::string>()->required(), "tokenizer directory or file (tokenizer.json, vocab.json)")
     ("jsonl", "read JSON lines with a \"text\" field from stdin; write one JSON array of ids per line")
-    ("text", po::value<std::string>(), "encode this text instead of reading stdin");
+    ("text", po::value<std::string>(), "encode this text instead of reading stdin")
+    ("timing", "report load and encoding time (single thread, in-process) on stderr");
   po::positional_options_description pos;
   pos.add("path", 1);
   po::variables_map vm;
@@ -46,19 +52,42 @@ int run_encode(Context& ctx, const Args& args) {
     return kExitOk;
   if (!ctx.is_root()) return kExitOk;
   if (vm.count("jsonl") && vm.count("text")) throw UsageError("tokenizer encode: --jsonl and --text exclude each other");
+  bool timing = vm.count("timing") > 0;
+  auto t0 = std::chrono::steady_clock::now();
   tk::Tokenizer tok = tk::load_tokenizer(vm["path"].as<std::string>());
+  double load_s = seconds_since(t0);
+  t0 = std::chrono::steady_clock::now();
   tk::Encoder encoder(tok);
+  double pipeline_s = seconds_since(t0);
   std::vector<uint32_t> ids;
   std::ostream& out = ctx.out();
+  double encode_s = 0;
+  uint64_t bytes = 0, tokens = 0, texts = 0;
+  auto timed_encode = [&](std::string_view text) {
+    auto t = std::chrono::steady_clock::now();
+    encoder.encode(text, ids);
+    encode_s += seconds_since(t);
+    bytes += text.size();
+    tokens += ids.size();
+    ++texts;
+  };
+  auto report = [&] {
+    if (!timing) return;
+    ctx.err() << str("# load ", load_s, " s, pipeline ", pipeline_s, " s, encode ", texts, " texts, ", bytes, " bytes, ",
+                     tokens, " tokens in ", encode_s, " s (", encode_s > 0 ? double(bytes) / encode_s / 1e6 : 0.0,
+                     " MB/s)\n");
+  };
   if (vm.count("text")) {
-    encoder.encode(vm["text"].as<std::string>(), ids);
+    timed_encode(vm["text"].as<std::string>());
     write_array(out, ids);
+    report();
     return kExitOk;
   }
   if (!vm.count("jsonl")) {
     std::string all((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-    encoder.encode(all, ids);
+    timed_encode(all);
     write_array(out, ids);
+    report();
     return kExitOk;
   }
   std::string line, clean;
@@ -80,10 +109,11 @@ int run_encode(Context& ctx, const Args& args) {
       throw FormatError(Problem{"<stdin>", str("line ", line_no), "text", "", "a string",
                                 "input line is not an object with a \"text\" string"},
                         "input");
-    encoder.encode(text->get_ref<const std::string&>(), ids);
+    timed_encode(text->get_ref<const std::string&>());
     write_array(out, ids);
   }
   out.flush();
+  report();
   return kExitOk;
 }
 

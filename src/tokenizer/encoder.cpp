@@ -780,8 +780,7 @@ struct Encoder::Impl {
   int64_t output_id_of(std::string_view text) const {
     auto a = added_by_text.find(text);
     if (a != added_by_text.end()) return a->second->id;
-    auto v = tok.token_to_id.find(text);
-    if (v != tok.token_to_id.end()) return v->second;
+    return tok.token_to_id.find(tok.vocab, text);
     return -1;
   }
 

@@ -98,7 +98,7 @@ TokenizerProfile make_profile(const Tokenizer& tok, const Corpus& corpus) {
   for (size_t id = 0; id < decoded.size(); ++id)
     if (tok.present[id]) p.decoded_set.insert(decoded[id]);
   for (const auto& a : tok.added_tokens)
-    if (!tok.token_to_id.count(a.content)) p.added_only.insert(a.content);
+    if (!tok.contains(a.content)) p.added_only.insert(a.content);
   p.merge_keys.reserve(tok.merges.size());
   p.merge_rank.reserve(tok.merges.size() * 2);
   for (size_t r = 0; r < tok.merges.size(); ++r) {
@@ -187,8 +187,8 @@ std::vector<OffsetRun> id_offsets(const TokenizerProfile& a, const TokenizerProf
   std::unordered_map<int64_t, size_t> histogram;
   for (uint32_t id = 0; id < a.vocab.size(); ++id) {
     if (!a.present[id]) continue;
-    auto it = b.token_to_id.find(a.vocab[id]);
-    if (it != b.token_to_id.end()) ++histogram[int64_t(it->second) - int64_t(id)];
+    int64_t in_b = b.find(a.vocab[id]);
+    if (in_b >= 0) ++histogram[in_b - int64_t(id)];
   }
   std::vector<OffsetRun> runs;
   for (auto [offset, count] : histogram) runs.push_back({offset, count, 0, 0, 0, {}});
@@ -234,10 +234,10 @@ PairMetrics compare_profiles(const TokenizerProfile& a, const TokenizerProfile& 
   size_t inter = 0, same_id_in_larger = 0;
   for (uint32_t id = 0; id < small.vocab.size(); ++id) {
     if (!small.present[id]) continue;
-    auto it = large.token_to_id.find(small.vocab[id]);
-    if (it == large.token_to_id.end()) continue;
+    int64_t in_large = large.find(small.vocab[id]);
+    if (in_large < 0) continue;
     ++inter;
-    if (it->second == id) ++same_id_in_larger;
+    if (in_large == int64_t(id)) ++same_id_in_larger;
   }
   m.raw = make_overlap(a.vocab_size, b.vocab_size, inter);
   m.same_id_coverage_of_smaller = small.vocab_size ? double(same_id_in_larger) / double(small.vocab_size) : 0.0;
@@ -251,12 +251,12 @@ PairMetrics compare_profiles(const TokenizerProfile& a, const TokenizerProfile& 
 
   // With added tokens: the vocabulary as get_vocab() returns it.
   auto in_full = [](const TokenizerProfile& p, const std::string& s) {
-    return p.token_to_id.count(s) > 0 || p.added_only.count(s) > 0;
+    return p.find(s) >= 0 || p.added_only.count(s) > 0;
   };
   size_t full_inter = inter;
   for (const auto& s : a.added_only) full_inter += in_full(b, s) ? 1 : 0;
   for (const auto& s : b.added_only)
-    if (!a.added_only.count(s) && a.token_to_id.count(s)) ++full_inter;
+    if (!a.added_only.count(s) && a.find(s) >= 0) ++full_inter;
   m.with_added = make_overlap(a.vocab_size + a.added_only.size(), b.vocab_size + b.added_only.size(), full_inter);
 
   // Same id, same token (over the shorter id span).

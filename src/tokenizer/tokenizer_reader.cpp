@@ -41,9 +41,9 @@ std::string_view to_string(TokenSpelling s) {
 }
 
 std::optional<uint32_t> Tokenizer::find(std::string_view token) const {
-  auto it = token_to_id.find(token);
-  if (it == token_to_id.end()) return std::nullopt;
-  return it->second;
+  int64_t id = token_to_id.find(vocab, token);
+  if (id < 0) return std::nullopt;
+  return static_cast<uint32_t>(id);
 }
 
 std::string sha256_hex(std::string_view bytes) {
@@ -75,10 +75,11 @@ struct RawVocabEntry {
   int64_t id;        // -1 when the value was not an integer (a problem is recorded)
 };
 struct RawMerge {
-  std::string left, right;
-  bool pair_form;    // [a, b] rather than "a b"
-  std::string line;  // the "a b" string as written (string form) or joined (pair form)
+  std::string line;  // "left right": as written (string form) or joined with one space (pair form)
+  uint32_t split;    // byte offset of the separating space (a pair's left token may itself hold spaces)
   bool valid;
+  std::string_view left() const { return std::string_view(line).substr(0, split); }
+  std::string_view right() const { return std::string_view(line).substr(split + 1); }
 };
 
 class StreamingSax : public nlohmann::json_sax<json> {
@@ -97,34 +98,23 @@ class StreamingSax : public nlohmann::json_sax<json> {
   bool null() override { return scalar(json(nullptr), "null"); }
   bool boolean(bool v) override { return scalar(json(v), v ? "true" : "false"); }
   bool number_integer(number_integer_t v) override {
-    if (top_mode() == Mode::kVocab) return vocab_id(v, str(v));
-    return scalar(json(v), str(v));
+    if (top_mode() == Mode::kVocab) return vocab_id(v, v < 0 ? 1 : 0, static_cast<uint64_t>(v));
+    return scalar(json(v), "");
   }
   bool number_unsigned(number_unsigned_t v) override {
-    if (top_mode() == Mode::kVocab) {
-      if (v > static_cast<number_unsigned_t>(INT64_MAX)) return vocab_id(INT64_MAX, str(v));
-      return vocab_id(static_cast<int64_t>(v), str(v));
-    }
-    return scalar(json(v), str(v));
+    if (top_mode() == Mode::kVocab) return vocab_id(v > uint64_t(INT64_MAX) ? INT64_MAX : int64_t(v), 2, v);
+    return scalar(json(v), "");
   }
   bool number_float(number_float_t v, const string_t& s) override { return scalar(json(v), s); }
   bool string(string_t& v) override {
     switch (top_mode()) {
       case Mode::kMerges: {
-        RawMerge m;
-        m.pair_form = false;
-        m.line = v;
-        m.valid = true;
         auto space = v.find(' ');
-        if (space == std::string::npos || v.find(' ', space + 1) != std::string::npos) {
+        bool valid = space != std::string::npos && v.find(' ', space + 1) == std::string::npos;
+        if (!valid)
           add_merge_problem(merges.size(), "", quote_token(v), "exactly one space separating two tokens",
                             "merge string does not name exactly two tokens");
-          m.valid = false;
-        } else {
-          m.left = v.substr(0, space);
-          m.right = v.substr(space + 1);
-        }
-        merges.push_back(std::move(m));
+        merges.push_back({std::move(v), valid ? static_cast<uint32_t>(space) : 0, valid});
         return true;
       }
       case Mode::kMergePair:
@@ -173,8 +163,10 @@ class StreamingSax : public nlohmann::json_sax<json> {
                   std::move(msg));
   }
 
-  bool vocab_id(int64_t id, const std::string& rendered) {
+  // sign: 1 when the JSON number was negative (raw then holds its two's complement), 2 when unsigned.
+  bool vocab_id(int64_t id, int sign, uint64_t raw) {
     if (id < 0 || id >= static_cast<int64_t>(kMaxVocabularyId)) {
+      std::string rendered = sign == 1 ? str(static_cast<int64_t>(raw)) : str(raw);
       problems_.add(str(vocab_entry_prefix(), "[", quote_token(pending_token_), "]"), "id", rendered,
                     str("0 .. ", kMaxVocabularyId - 1), "token id out of range");
       id = -1;
@@ -197,7 +189,7 @@ class StreamingSax : public nlohmann::json_sax<json> {
       case Mode::kMerges:
         add_merge_problem(merges.size(), "", value.dump(), "a string \"a b\" or a pair [\"a\", \"b\"]",
                           "merge is neither a string nor a pair");
-        merges.push_back({"", "", false, "", false});
+        merges.push_back({"", 0, false});
         return true;
       case Mode::kMergePair:
         pair_bad_ = true;
@@ -236,7 +228,7 @@ class StreamingSax : public nlohmann::json_sax<json> {
       if (is_object) {
         add_merge_problem(merges.size(), "", "{...}", "a string \"a b\" or a pair [\"a\", \"b\"]",
                           "merge is neither a string nor a pair");
-        merges.push_back({"", "", false, "", false});
+        merges.push_back({"", 0, false});
         frames_.push_back({Mode::kSkip, nullptr, false, {}});
       } else {
         pair_parts_.clear();
@@ -299,13 +291,13 @@ class StreamingSax : public nlohmann::json_sax<json> {
     Mode mode = frames_.back().mode;
     frames_.pop_back();
     if (mode == Mode::kMergePair) {
-      RawMerge m;
-      m.pair_form = true;
-      m.valid = !pair_bad_ && pair_parts_.size() == 2;
+      RawMerge m{"", 0, !pair_bad_ && pair_parts_.size() == 2};
       if (m.valid) {
-        m.left = std::move(pair_parts_[0]);
-        m.right = std::move(pair_parts_[1]);
-        m.line = m.left + " " + m.right;
+        m.split = static_cast<uint32_t>(pair_parts_[0].size());
+        m.line.reserve(pair_parts_[0].size() + 1 + pair_parts_[1].size());
+        m.line += pair_parts_[0];
+        m.line += ' ';
+        m.line += pair_parts_[1];
       } else {
         add_merge_problem(merges.size(), "", pair_bad_ ? "[...]" : str(pair_parts_.size(), " strings"),
                           "exactly two strings", "merge pair does not hold exactly two token strings");
@@ -343,7 +335,7 @@ void build_vocabulary(Tokenizer& tok, std::vector<RawVocabEntry>& entries, Probl
   if (max_id < 0) return;
   tok.vocab.assign(static_cast<size_t>(max_id) + 1, std::string());
   tok.present.assign(static_cast<size_t>(max_id) + 1, 0);
-  tok.token_to_id.reserve(entries.size() * 2);
+  tok.token_to_id.reserve(entries.size());
   for (auto& e : entries) {
     if (e.id < 0) continue;
     auto id = static_cast<uint32_t>(e.id);
@@ -352,14 +344,15 @@ void build_vocabulary(Tokenizer& tok, std::vector<RawVocabEntry>& entries, Probl
                    str("duplicate id: also used by ", quote_token(tok.vocab[id])));
       continue;
     }
-    auto [it, inserted] = tok.token_to_id.emplace(e.token, id);
-    if (!inserted) {
-      problems.add(str(entry_prefix, "[", quote_token(e.token), "]"), "", "", "unique tokens",
-                   str("duplicate token (ids ", it->second, " and ", id, ")"));
+    tok.vocab[id] = std::move(e.token);
+    int64_t other = tok.token_to_id.insert(tok.vocab, id);
+    if (other >= 0) {
+      problems.add(str(entry_prefix, "[", quote_token(tok.vocab[id]), "]"), "", "", "unique tokens",
+                   str("duplicate token (ids ", other, " and ", id, ")"));
+      tok.vocab[id].clear();
       continue;
     }
     tok.present[id] = 1;
-    tok.vocab[id] = std::move(e.token);
     ++tok.vocab_count;
   }
 }
@@ -373,34 +366,37 @@ void build_merges(Tokenizer& tok, std::vector<RawMerge>& raw, ProblemList& probl
   }
   tok.merges.reserve(raw.size());
   tok.merge_lines.reserve(raw.size());
-  std::unordered_map<uint64_t, size_t> seen;
-  seen.reserve(raw.size() * 2);
+  // Entry names are built only when a problem is reported: formatting one per merge would dominate loading.
+  auto entry = [&](size_t i) { return line_numbers ? str("line ", i + 1) : str(prefix, "[", i, "]"); };
   std::string joined;
   for (size_t i = 0; i < raw.size(); ++i) {
     RawMerge& m = raw[i];
     if (!m.valid) continue;
-    std::string entry = line_numbers ? str("line ", i + 1) : str(prefix, "[", i, "]");
-    auto l = tok.token_to_id.find(m.left);
-    auto r = tok.token_to_id.find(m.right);
-    if (l == tok.token_to_id.end() || r == tok.token_to_id.end()) {
-      const std::string& missing = l == tok.token_to_id.end() ? m.left : m.right;
-      problems.add(entry, "", quote_token(m.line), "tokens of the vocabulary",
+    int64_t l = tok.token_to_id.find(tok.vocab, m.left());
+    int64_t r = tok.token_to_id.find(tok.vocab, m.right());
+    if (l < 0 || r < 0) {
+      std::string_view missing = l < 0 ? m.left() : m.right();
+      problems.add(entry(i), "", quote_token(m.line), "tokens of the vocabulary",
                    str("merge names token ", quote_token(missing), " which is not in the vocabulary"));
       continue;
     }
-    joined = m.left;
-    joined += m.right;
-    auto res = tok.token_to_id.find(joined);
-    if (res == tok.token_to_id.end()) {
-      problems.add(entry, "", quote_token(m.line), "tokens of the vocabulary",
+    joined = m.left();
+    joined += m.right();
+    int64_t res = tok.token_to_id.find(tok.vocab, joined);
+    if (res < 0) {
+      problems.add(entry(i), "", quote_token(m.line), "tokens of the vocabulary",
                    str("merged token ", quote_token(joined), " is not in the vocabulary"));
       continue;
     }
-    uint64_t key = (uint64_t(l->second) << 32) | r->second;
-    if (!seen.emplace(key, i).second) ++tok.duplicate_merges;
-    tok.merges.push_back({l->second, r->second, res->second});
+    tok.merges.push_back({static_cast<uint32_t>(l), static_cast<uint32_t>(r), static_cast<uint32_t>(res)});
     tok.merge_lines.push_back(std::move(m.line));
   }
+  // Duplicate pairs, counted by sorting the packed (left, right) keys.
+  std::vector<uint64_t> keys;
+  keys.reserve(tok.merges.size());
+  for (const Merge& mg : tok.merges) keys.push_back((uint64_t(mg.left) << 32) | mg.right);
+  std::sort(keys.begin(), keys.end());
+  for (size_t i = 1; i < keys.size(); ++i) tok.duplicate_merges += keys[i] == keys[i - 1] ? 1 : 0;
 }
 
 bool get_bool(const json& obj, const char* key, bool fallback, ProblemList& problems, const std::string& entry) {
@@ -612,7 +608,7 @@ Tokenizer parse_tokenizer_json(std::string_view text, const std::string& file) {
     else tok.post_processor = std::move(value);
   }
   if (tok.bpe.unk_token) {
-    bool known = tok.token_to_id.count(*tok.bpe.unk_token) > 0;
+    bool known = tok.contains(*tok.bpe.unk_token);
     for (const auto& a : tok.added_tokens) known = known || a.content == *tok.bpe.unk_token;
     if (!known)
       problems.add("model", "unk_token", quote_token(*tok.bpe.unk_token), "a token of the vocabulary",
@@ -650,10 +646,10 @@ Tokenizer parse_vocab_merges(std::string_view vocab_json, std::string_view merge
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line_no == 1 && starts_with(line, "#version")) {
-      raw.push_back({"", "", false, "", false});  // keeps merge index == line number - 1 for messages
+      raw.push_back({"", 0, false});  // keeps merge index == line number - 1 for messages
       continue;
     }
-    RawMerge m{"", "", false, std::string(line), true};
+    RawMerge m{std::string(line), 0, true};
     if (line.empty() && pos >= merges_txt.size()) {
       m.valid = false;  // the newline at the end of the file
     } else {
@@ -663,8 +659,7 @@ Tokenizer parse_vocab_merges(std::string_view vocab_json, std::string_view merge
                            "merge line does not name exactly two tokens");
         m.valid = false;
       } else {
-        m.left = std::string(line.substr(0, space));
-        m.right = std::string(line.substr(space + 1));
+        m.split = static_cast<uint32_t>(space);
       }
     }
     raw.push_back(std::move(m));

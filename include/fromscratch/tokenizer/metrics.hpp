@@ -38,7 +38,8 @@ struct TokenizerProfile {
   size_t vocab_size = 0;
   std::vector<std::string> vocab;  // raw strings by id ("" for holes)
   std::vector<uint8_t> present;
-  TokenIndex token_to_id;
+  TokenIndex token_to_id;  // over `vocab`
+  int64_t find(std::string_view token) const { return token_to_id.find(vocab, token); }
   std::unordered_set<std::string, StringHash, std::equal_to<>> decoded_set;  // distinct decoded byte strings
   std::unordered_set<std::string, StringHash, std::equal_to<>> added_only;   // added contents not in the vocab
   // Merges by decoded identity: key (length-prefixed left bytes + right bytes) in rank order, and first rank.
