@@ -1,0 +1,1067 @@
+#include "fromscratch/synth/model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "fromscratch/core/dtype.hpp"
+#include "fromscratch/core/errors.hpp"
+#include "fromscratch/core/strings.hpp"
+#include "fromscratch/synth/rng.hpp"
+#include "kernels.hpp"
+
+namespace fromscratch::synth {
+
+// ============================================================================================ helpers
+
+namespace {
+
+uint64_t role_key(TensorKind kind, int layer, int expert) {
+  return (uint64_t(kind) << 48) | (uint64_t(uint32_t(layer + 1)) << 24) | uint64_t(uint32_t(expert + 1));
+}
+
+// Position of a layer in the stack, 0 at the first decoder layer, 1 at the last (MTP layers count as last).
+double depth_of(const Architecture& a, int layer) {
+  if (layer < 0 || a.num_layers <= 1) return 0.0;
+  return std::min(1.0, double(layer) / double(a.num_layers - 1));
+}
+
+// Depth-dependent parts of the recipe are written for a 48-layer stack (Solar-Open; GLM-4.5-Air has 46), the
+// depth the measurements come from. A model with fewer layers is a compressed version of that stack: layer L
+// sits at effective layer L * 47 / (num_layers - 1), so a 4-layer tiny model shows the early-layer effects in
+// its first layer only and the layer-to-layer correlations of layers ~16 apart in adjacent layers.
+double layer_stretch(const Architecture& a) { return 47.0 / double(a.num_layers > 1 ? a.num_layers - 1 : 1); }
+double effective_layer(const Architecture& a, int layer) { return layer < 0 ? 0.0 : double(layer) * layer_stretch(a); }
+
+void round_to_dtype(DType dtype, float* v, size_t n) {
+  if (dtype == DType::BF16)
+    kernels::round_to_bf16(v, n);
+  else if (dtype != DType::F32)
+    throw UsageError(str("synth: cannot store dtype ", dtype_name(dtype)));
+}
+
+void fill_laplace(uint64_t key, uint64_t k0, size_t n, float* out) { kernels::laplace_fill(key, k0, n, out); }
+
+std::vector<uint32_t> random_permutation(uint64_t key, uint64_t n) {
+  std::vector<uint32_t> p(n);
+  std::iota(p.begin(), p.end(), 0u);
+  for (uint64_t i = n; i-- > 1;) std::swap(p[i], p[uniform_below(random_bits(key, i), i + 1)]);
+  return p;
+}
+
+nlohmann::json permutation_json(const std::vector<uint32_t>& p) { return nlohmann::json(p); }
+
+// Base std of each matrix kind at fan-in 4096, and its trend over depth x in [0, 1]. Recipe-level: every
+// independent member shares these curves (the "std profile" fingerprint is therefore a hard negative).
+double base_std(TensorKind k) {
+  switch (k) {
+    case TensorKind::attn_q: return 0.022;
+    case TensorKind::attn_k: return 0.025;
+    case TensorKind::attn_v: return 0.012;
+    case TensorKind::attn_o: return 0.012;
+    case TensorKind::expert_gate: case TensorKind::shared_gate: case TensorKind::dense_gate: return 0.018;
+    case TensorKind::expert_up: case TensorKind::shared_up: case TensorKind::dense_up: return 0.016;
+    case TensorKind::expert_down: case TensorKind::shared_down: case TensorKind::dense_down: return 0.014;
+    case TensorKind::router: return 0.03;
+    case TensorKind::mtp_eh_proj: return 0.01;
+    case TensorKind::embed: case TensorKind::mtp_embed: return 0.012;
+    case TensorKind::lm_head: case TensorKind::mtp_head: return 0.015;
+    case TensorKind::attn_q_bias: return 0.05;
+    case TensorKind::attn_k_bias: return 0.15;
+    case TensorKind::attn_v_bias: return 0.02;
+    default: return 0.02;
+  }
+}
+double depth_trend(TensorKind k, double x) {
+  switch (k) {
+    case TensorKind::attn_q: case TensorKind::attn_k: return 1.2 - 0.4 * x;
+    case TensorKind::attn_v: case TensorKind::attn_o: return 0.8 + 0.4 * x;
+    case TensorKind::expert_gate: case TensorKind::shared_gate: case TensorKind::dense_gate:
+    case TensorKind::expert_up: case TensorKind::shared_up: case TensorKind::dense_up: return 0.9 + 0.2 * x;
+    case TensorKind::expert_down: case TensorKind::shared_down: case TensorKind::dense_down: return 0.85 + 0.3 * x;
+    case TensorKind::router: return 1.0 + 0.3 * x;
+    default: return 1.0;
+  }
+}
+
+}  // namespace
+
+nlohmann::json recipe_json(const Recipe& r) {
+  return {{"input_norm_amplitude", r.input_norm_amplitude},
+          {"post_norm_amplitude", r.post_norm_amplitude},
+          {"final_norm_amplitude", r.final_norm_amplitude},
+          {"mtp_norm_amplitude", r.mtp_norm_amplitude},
+          {"amplitude_jitter", r.amplitude_jitter},
+          {"layer_mean_jitter", r.layer_mean_jitter},
+          {"input_norm_cv_deep", r.input_norm_cv_deep},
+          {"input_norm_cv_layer0", r.input_norm_cv_layer0},
+          {"post_norm_cv_deep", r.post_norm_cv_deep},
+          {"post_norm_cv_layer0", r.post_norm_cv_layer0},
+          {"input_norm_persistent", r.input_norm_persistent},
+          {"input_norm_profile", r.input_norm_profile},
+          {"input_norm_rho", r.input_norm_rho},
+          {"post_norm_persistent", r.post_norm_persistent},
+          {"post_norm_profile", r.post_norm_profile},
+          {"post_norm_rho", r.post_norm_rho},
+          {"profile_column_scale", r.profile_column_scale},
+          {"profile_row_scale", r.profile_row_scale},
+          {"embedding_profile_scale", r.embedding_profile_scale},
+          {"outliers_per_1024", r.outliers_per_1024},
+          {"outlier_embedding_range", {r.outlier_embedding_min, r.outlier_embedding_max}},
+          {"outlier_norm_range", {r.outlier_norm_min, r.outlier_norm_max}},
+          {"low_rank", r.low_rank},
+          {"low_rank_share", r.low_rank_share},
+          {"basis_rho", r.basis_rho},
+          {"row_jitter", r.row_jitter},
+          {"neuron_jitter", r.neuron_jitter},
+          {"head_jitter", r.head_jitter},
+          {"expert_scale_jitter", r.expert_scale_jitter},
+          {"layer_std_jitter", r.layer_std_jitter},
+          {"expert_centroid_share", r.expert_centroid_share},
+          {"router_mean_share", r.router_mean_share},
+          {"router_centroid_share", r.router_centroid_share},
+          {"router_group_share", r.router_group_share},
+          {"experts_per_group", r.experts_per_group},
+          {"router_row_jitter", r.router_row_jitter},
+          {"embedding_mean_share", r.embedding_mean_share},
+          {"token_scale_jitter", r.token_scale_jitter},
+          {"token_scale_decay", r.token_scale_decay},
+          {"element_distribution", "Laplace (variance 1) x row scale x column scale"}};
+}
+
+// ============================================================================================ Latents
+
+class Latents {
+ public:
+  enum Basis { attn_in, attn_out, mlp_in, mlp_out, mtp_in, embed_basis, lm_basis, kBasisCount };
+
+  Latents(const Architecture& a, const Recipe& r, uint64_t seed) : seed_(seed), d_(a.hidden_size), rank_(r.low_rank) {
+    const uint64_t layers = a.checkpoint_layers();
+    auto normal_vec = [&](std::string_view purpose, uint64_t n) {
+      uint64_t key = stream_key(seed, purpose);
+      std::vector<float> v(n);
+      for (uint64_t i = 0; i < n; ++i) v[i] = static_cast<float>(normal_at(key, i));
+      return v;
+    };
+    auto lognormal = [&](std::string_view purpose, double s) { return std::exp(s * normal_at(stream_key(seed, purpose), 0)); };
+    amp_in = r.input_norm_amplitude * lognormal("amplitude/input", r.amplitude_jitter);
+    amp_post = r.post_norm_amplitude * lognormal("amplitude/post", r.amplitude_jitter);
+    amp_final = r.final_norm_amplitude * lognormal("amplitude/final", r.amplitude_jitter);
+    amp_mtp = r.mtp_norm_amplitude * lognormal("amplitude/mtp", r.amplitude_jitter);
+    router_offset = 0.5 * normal_at(stream_key(seed, "router/offset"), 0);
+
+    profile = normal_vec("profile", d_);
+    col_scale.resize(d_);
+    row_scale.resize(d_);
+    emb_scale.resize(d_);
+    norm_outlier.assign(d_, 0.0f);
+    for (uint64_t j = 0; j < d_; ++j) {
+      col_scale[j] = static_cast<float>(std::exp(r.profile_column_scale * profile[j]));
+      row_scale[j] = static_cast<float>(std::exp(r.profile_row_scale * profile[j]));
+      emb_scale[j] = static_cast<float>(std::exp(r.embedding_profile_scale * profile[j]));
+    }
+    // Outlier ("massive activation") dimensions: distinct, chosen per model.
+    uint64_t n_out = std::min<uint64_t>(d_, std::max<uint64_t>(2, d_ * r.outliers_per_1024 / 1024));
+    std::vector<uint32_t> order = random_permutation(stream_key(seed, "outliers"), d_);
+    uint64_t mk = stream_key(seed, "outliers/multipliers");
+    for (uint64_t i = 0; i < n_out; ++i) {
+      uint32_t j = order[i];
+      outliers.push_back(j);
+      double ue = uniform_open(random_bits(mk, 2 * i)), un = uniform_open(random_bits(mk, 2 * i + 1));
+      emb_scale[j] *= static_cast<float>(r.outlier_embedding_min + ue * (r.outlier_embedding_max - r.outlier_embedding_min));
+      norm_outlier[j] = static_cast<float>(r.outlier_norm_min + un * (r.outlier_norm_max - r.outlier_norm_min));  // in stds
+    }
+    std::sort(outliers.begin(), outliers.end());
+
+    // Norm patterns: persistent + profile + AR(1) over layers, unit variance.
+    const double stretch = layer_stretch(a);
+    auto norm_patterns = [&](std::string_view tag, double wp, double wh, double rho_per_layer) {
+      const double rho = std::pow(rho_per_layer, stretch);
+      std::vector<float> persistent = normal_vec(str("norm/", tag, "/persistent"), d_);
+      std::vector<std::vector<float>> out(layers, std::vector<float>(d_));
+      std::vector<double> ar(d_);
+      const double wa = std::max(0.0, 1.0 - wp - wh);
+      for (uint64_t L = 0; L < layers; ++L) {
+        std::vector<float> e = normal_vec(str("norm/", tag, "/innovation/", L), d_);
+        for (uint64_t j = 0; j < d_; ++j) {
+          ar[j] = L == 0 ? e[j] : rho * ar[j] + std::sqrt(1 - rho * rho) * e[j];
+          out[L][j] = static_cast<float>(std::sqrt(wp) * persistent[j] + std::sqrt(wh) * profile[j] + std::sqrt(wa) * ar[j]);
+        }
+      }
+      return out;
+    };
+    input_pattern = norm_patterns("input", r.input_norm_persistent, r.input_norm_profile, r.input_norm_rho);
+    post_pattern = norm_patterns("post", r.post_norm_persistent, r.post_norm_profile, r.post_norm_rho);
+    for (int i = 0; i < 4; ++i) {  // final norm, MTP enorm, hnorm, shared_head.norm
+      std::vector<float> e = normal_vec(str("norm/other/", i), d_);
+      for (uint64_t j = 0; j < d_; ++j) e[j] = static_cast<float>(std::sqrt(0.2) * profile[j] + std::sqrt(0.8) * e[j]);
+      other_pattern[i] = std::move(e);
+    }
+    layer_mean_jitter_in.resize(layers);
+    layer_mean_jitter_post.resize(layers);
+    uint64_t jk = stream_key(seed, "norm/layer_mean_jitter");
+    for (uint64_t L = 0; L < layers; ++L) {
+      layer_mean_jitter_in[L] = std::exp(r.layer_mean_jitter * normal_at(jk, 2 * L));
+      layer_mean_jitter_post[L] = std::exp(r.layer_mean_jitter * normal_at(jk, 2 * L + 1));
+    }
+
+    // Slowly varying hidden-side bases: basis[b][(L * rank + k) * d + j], AR(1) over layers.
+    const double basis_rho = std::pow(r.basis_rho, stretch);
+    for (int b = 0; b < kBasisCount; ++b) {
+      uint64_t nl = (b == embed_basis || b == lm_basis) ? 1 : layers;
+      basis[b].resize(nl * rank_ * d_);
+      uint64_t key = stream_key(seed, str("basis/", b));
+      for (uint64_t L = 0; L < nl; ++L)
+        for (uint64_t k = 0; k < rank_; ++k)
+          for (uint64_t j = 0; j < d_; ++j) {
+            uint64_t idx = (L * rank_ + k) * d_ + j;
+            double e = normal_at(key, idx);
+            basis[b][idx] = static_cast<float>(
+                L == 0 ? e : basis_rho * basis[b][idx - rank_ * d_] + std::sqrt(1 - basis_rho * basis_rho) * e);
+          }
+    }
+    embed_mean = normal_vec("embed/mean", d_);
+    lm_mean = normal_vec("lm_head/mean", d_);
+  }
+
+  const float* basis_at(Basis b, int layer) const {
+    uint64_t L = (b == embed_basis || b == lm_basis || layer < 0) ? 0 : uint64_t(layer);
+    return basis[b].data() + L * rank_ * d_;
+  }
+  uint64_t seed() const { return seed_; }
+  uint64_t rank() const { return rank_; }
+
+  nlohmann::json describe() const {
+    return {{"seed", seed_},
+            {"input_norm_amplitude", amp_in},
+            {"post_norm_amplitude", amp_post},
+            {"final_norm_amplitude", amp_final},
+            {"outlier_dimensions", outliers}};
+  }
+
+  uint64_t seed_, d_, rank_;
+  double amp_in = 0, amp_post = 0, amp_final = 0, amp_mtp = 0, router_offset = 0;
+  std::vector<float> profile, col_scale, row_scale, emb_scale, norm_outlier;
+  std::vector<uint32_t> outliers;
+  std::vector<std::vector<float>> input_pattern, post_pattern;
+  std::vector<float> other_pattern[4];
+  std::vector<double> layer_mean_jitter_in, layer_mean_jitter_post;
+  std::vector<float> basis[kBasisCount];
+  std::vector<float> embed_mean, lm_mean;
+};
+
+std::shared_ptr<const Latents> make_latents(const Architecture& arch, const Recipe& recipe, uint64_t seed) {
+  return std::make_shared<const Latents>(arch, recipe, seed);
+}
+
+// ============================================================================================ Model
+
+Model::Model(std::string name, Architecture arch, Recipe recipe)
+    : name_(std::move(name)), arch_(std::move(arch)), recipe_(recipe), tensors_(list_tensors(arch_)) {
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    by_name_.emplace(tensors_[i].spec.name, i);
+    by_role_.emplace(role_key(tensors_[i].kind, tensors_[i].layer, tensors_[i].expert), i);
+  }
+}
+
+Model::~Model() = default;
+
+const SynthTensor* Model::find(std::string_view name) const {
+  auto it = by_name_.find(std::string(name));
+  return it == by_name_.end() ? nullptr : &tensors_[it->second];
+}
+
+const SynthTensor& Model::tensor(std::string_view name) const {
+  const SynthTensor* t = find(name);
+  if (!t) throw UsageError(str("synth model '", name_, "' has no tensor '", name, "'"));
+  return *t;
+}
+
+const SynthTensor* Model::find(TensorKind kind, int layer, int expert) const {
+  auto it = by_role_.find(role_key(kind, layer, expert));
+  return it == by_role_.end() ? nullptr : &tensors_[it->second];
+}
+
+void Model::rows(const SynthTensor& t, const uint64_t* row_ids, size_t n, float* out) const {
+  // The MTP block's embedding and head are the model's own embed_tokens / lm_head, stored twice.
+  if (t.kind == TensorKind::mtp_embed || t.kind == TensorKind::mtp_head) {
+    const SynthTensor* main = find(t.kind == TensorKind::mtp_embed ? TensorKind::embed : TensorKind::lm_head, -1);
+    if (!main) throw UsageError("synth: MTP block without main embeddings");
+    return rows(*main, row_ids, n, out);
+  }
+  generate(t, row_ids, n, out);
+  round_to_dtype(t.spec.dtype, out, n * t.cols());
+}
+
+void Model::row_range(const SynthTensor& t, uint64_t begin, uint64_t end, float* out) const {
+  std::vector<uint64_t> ids(end - begin);
+  std::iota(ids.begin(), ids.end(), begin);
+  rows(t, ids.data(), ids.size(), out);
+}
+
+// ============================================================================================ generated
+
+namespace {
+
+class GeneratedModel final : public Model {
+ public:
+  GeneratedModel(std::string name, Architecture arch, Recipe recipe, GeneratedOptions o)
+      : Model(std::move(name), std::move(arch), recipe), o_(std::move(o)) {
+    latents_ = o_.latents ? o_.latents : make_latents(this->arch(), this->recipe(), o_.latent_seed);
+    if (latents_->d_ != this->arch().hidden_size || latents_->input_pattern.size() < this->arch().checkpoint_layers())
+      throw UsageError("synth: shared latents do not fit the architecture");
+  }
+
+  std::shared_ptr<const Latents> latents() const { return latents_; }
+
+  double nominal_scale(const SynthTensor& t) const override {
+    const Architecture& a = arch();
+    const Latents& z = *latents_;
+    const double x = depth_of(a, t.layer);
+    switch (t.kind) {
+      case TensorKind::input_norm: return norm_mean(t);
+      case TensorKind::post_norm: return norm_mean(t);
+      case TensorKind::final_norm: case TensorKind::mtp_enorm: case TensorKind::mtp_hnorm:
+      case TensorKind::mtp_head_norm: return norm_mean(t);
+      case TensorKind::router_bias: return 0.03;
+      default: break;
+    }
+    double fan_in = double(t.cols());
+    double s = base_std(t.kind) * depth_trend(t.kind, x);
+    if (!is_bias(t.kind) && t.kind != TensorKind::embed && t.kind != TensorKind::mtp_embed)
+      s *= std::sqrt(4096.0 / std::max(1.0, fan_in));
+    // Per-(layer, kind) and per-expert jitter: the model's own deviations from the recipe's curve.
+    uint64_t jk = sub_key(stream_key(o_.noise_seed, "std_jitter"), role_key(t.kind, t.layer, -1));
+    s *= std::exp(recipe().layer_std_jitter * normal_at(jk, 0));
+    if (t.expert >= 0)
+      s *= std::exp(recipe().expert_scale_jitter * normal_at(stream_key(o_.noise_seed, "expert_scale"),
+                                                            uint64_t(t.layer) * 65536 + uint64_t(t.expert)));
+    (void)z;
+    return s;
+  }
+
+  nlohmann::json describe() const override {
+    nlohmann::json j = {{"relation", o_.relation}, {"noise_seed", o_.noise_seed}, {"latents", latents_->describe()}};
+    if (o_.has_init_partner) {
+      j["init_partner_seed"] = o_.init_partner_seed;
+      j["init_rho"] = o_.init_rho;
+    }
+    return j;
+  }
+  std::string relation() const override { return o_.relation; }
+  const Model* parent() const override { return o_.parent; }
+
+ protected:
+  void generate(const SynthTensor& t, const uint64_t* ids, size_t n, float* out) const override {
+    if (is_norm(t.kind)) return gen_norm(t, ids, n, out);
+    if (is_bias(t.kind)) return gen_bias(t, ids, n, out);
+    if (t.kind == TensorKind::router) return gen_router(t, ids, n, out);
+    return gen_matrix(t, ids, n, out);
+  }
+
+ private:
+  // Noise of element k of tensor `name`: own stream, blended with the init partner's when set.
+  void noise(const SynthTensor& t, uint64_t purpose, uint64_t k0, size_t count, float* out, float* scratch) const {
+    noise_keyed(noise_key(t, purpose), k0, count, out, scratch);
+  }
+  // The keys of a tensor's noise stream (own, and the init partner's), computed once per call.
+  struct NoiseKey {
+    uint64_t own, partner;
+  };
+  NoiseKey noise_key(const SynthTensor& t, uint64_t purpose) const {
+    return {sub_key(stream_key(o_.noise_seed, t.spec.name), purpose),
+            o_.has_init_partner ? sub_key(stream_key(o_.init_partner_seed, t.spec.name), purpose) : 0};
+  }
+  void noise_keyed(NoiseKey key, uint64_t k0, size_t count, float* out, float* scratch) const {
+    fill_laplace(key.own, k0, count, out);
+    if (o_.has_init_partner) {
+      fill_laplace(key.partner, k0, count, scratch);
+      const float a = static_cast<float>(std::sqrt(1 - o_.init_rho * o_.init_rho)), b = static_cast<float>(o_.init_rho);
+      for (size_t i = 0; i < count; ++i) out[i] = a * out[i] + b * scratch[i];
+    }
+  }
+  uint64_t key(std::string_view purpose) const { return stream_key(o_.noise_seed, purpose); }
+
+  double norm_mean(const SynthTensor& t) const {
+    const Architecture& a = arch();
+    const Latents& z = *latents_;
+    const Recipe& r = recipe();
+    const double x = depth_of(a, t.layer);
+    const double L = effective_layer(a, t.layer);
+    switch (t.kind) {
+      case TensorKind::input_norm: {
+        double ramp = 0.03 + 0.97 * (1 - std::exp(-L / 5.6)) * (0.7 + 0.3 * x);
+        return z.amp_in * ramp * z.layer_mean_jitter_in[size_t(t.layer)];
+      }
+      case TensorKind::post_norm:
+        return z.amp_post * (0.12 + 0.88 * x) * z.layer_mean_jitter_post[size_t(t.layer)];
+      case TensorKind::final_norm: return z.amp_final;
+      case TensorKind::mtp_enorm: return z.amp_mtp;
+      case TensorKind::mtp_hnorm: return z.amp_mtp * 0.8;
+      default: return z.amp_mtp * 1.2;
+    }
+    (void)r;
+  }
+
+  void gen_norm(const SynthTensor& t, const uint64_t* ids, size_t n, float* out) const {
+    const Latents& z = *latents_;
+    const Recipe& r = recipe();
+    const double mu = norm_mean(t);
+    const double L = effective_layer(arch(), t.layer);
+    double cv = 0.15;
+    const float* pattern = nullptr;
+    switch (t.kind) {
+      case TensorKind::input_norm:
+        cv = r.input_norm_cv_deep + r.input_norm_cv_layer0 * std::exp(-L);
+        pattern = z.input_pattern[size_t(t.layer)].data();
+        break;
+      case TensorKind::post_norm:
+        cv = r.post_norm_cv_deep + r.post_norm_cv_layer0 * std::exp(-L / 2);
+        pattern = z.post_pattern[size_t(t.layer)].data();
+        break;
+      case TensorKind::final_norm: pattern = z.other_pattern[0].data(); break;
+      case TensorKind::mtp_enorm: pattern = z.other_pattern[1].data(); break;
+      case TensorKind::mtp_hnorm: pattern = z.other_pattern[2].data(); break;
+      default: pattern = z.other_pattern[3].data(); break;
+    }
+    const double sigma = cv * mu;
+    for (size_t i = 0; i < n; ++i) {
+      uint64_t j = ids[i];
+      out[i] = static_cast<float>(mu + sigma * (pattern[j] + z.norm_outlier[j]));
+    }
+  }
+
+  void gen_bias(const SynthTensor& t, const uint64_t* ids, size_t n, float* out) const {
+    float scratch;
+    if (t.kind == TensorKind::router_bias) {
+      // A per-model offset (sigmoid routing has no translation symmetry, so the offset is free) plus small
+      // per-expert deviations that balance load; stored F32.
+      const double x = depth_of(arch(), t.layer);
+      for (size_t i = 0; i < n; ++i) {
+        float e;
+        noise(t, 1, ids[i], 1, &e, &scratch);
+        out[i] = static_cast<float>(latents_->router_offset + 0.1 * x + 0.03 * e);
+      }
+      return;
+    }
+    const double s = nominal_scale(t);
+    for (size_t i = 0; i < n; ++i) {
+      float e;
+      noise(t, 1, ids[i], 1, &e, &scratch);
+      out[i] = static_cast<float>(s * e);
+    }
+  }
+
+  // Expert centroid kappa_e = sqrt(g) G_group(e) + sqrt(1 - g) K_e: shared by the router row of e and the
+  // gate rows of expert e.
+  void expert_centroid(int layer, int expert, uint64_t n_experts, float* out) const {
+    const Recipe& r = recipe();
+    const uint64_t d = arch().hidden_size;
+    const uint64_t groups = std::max<uint64_t>(1, n_experts / std::max<uint64_t>(1, r.experts_per_group));
+    uint64_t gkey = sub_key(key("router/group"), uint64_t(layer));
+    uint64_t g = uniform_below(random_bits(gkey, uint64_t(expert)), groups);
+    std::vector<float> grp(d);
+    fill_laplace(sub_key(key("router/group_centroid"), uint64_t(layer) * 65536 + g), 0, d, grp.data());
+    fill_laplace(sub_key(key("router/expert_centroid"), uint64_t(layer) * 65536 + uint64_t(expert)), 0, d, out);
+    const float a = static_cast<float>(std::sqrt(r.router_group_share)), b = static_cast<float>(std::sqrt(1 - r.router_group_share));
+    for (uint64_t j = 0; j < d; ++j) out[j] = a * grp[j] + b * out[j];
+  }
+
+  void gen_router(const SynthTensor& t, const uint64_t* ids, size_t n, float* out) const {
+    const Recipe& r = recipe();
+    const Latents& z = *latents_;
+    const uint64_t d = t.cols();
+    const double sigma = nominal_scale(t);
+    std::vector<float> mean(d), centroid(d), eps(d), scratch(d);
+    fill_laplace(sub_key(key("router/mean"), uint64_t(t.layer)), 0, d, mean.data());
+    const float am = static_cast<float>(std::sqrt(r.router_mean_share));
+    const float ac = static_cast<float>(std::sqrt(r.router_centroid_share));
+    const float an = static_cast<float>(std::sqrt(std::max(0.0, 1 - r.router_mean_share - r.router_centroid_share)));
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t e = ids[i];
+      expert_centroid(t.layer, int(e), t.rows(), centroid.data());
+      noise(t, 1, e * d, d, eps.data(), scratch.data());
+      const float rs = static_cast<float>(sigma * std::exp(r.router_row_jitter * normal_at(sub_key(stream_key(o_.noise_seed, t.spec.name), 2), e)));
+      float* o = out + i * d;
+      for (uint64_t j = 0; j < d; ++j) o[j] = rs * z.col_scale[j] * (am * mean[j] + ac * centroid[j] + an * eps[j]);
+    }
+  }
+
+  // Per-neuron scales of one MLP block, shared by its gate row, up row and down column.
+  void neuron_scales(int layer, int expert, TensorKind kind, uint64_t width, float* out) const {
+    const char* block = (kind == TensorKind::shared_gate || kind == TensorKind::shared_up || kind == TensorKind::shared_down)
+                            ? "shared"
+                            : (expert >= 0 ? "expert" : "dense");
+    uint64_t k = sub_key(key(str("neuron_scale/", block)), uint64_t(layer) * 65536 + uint64_t(expert + 1));
+    for (uint64_t i = 0; i < width; ++i) out[i] = static_cast<float>(std::exp(recipe().neuron_jitter * normal_at(k, i)));
+  }
+
+  void head_scales(const SynthTensor& t, uint64_t width, float* out) const {
+    // o_proj columns and q/k/v rows are grouped in heads of head_dim; each head has its own norm.
+    uint64_t k = sub_key(key(str("head_scale/", kind_name(t.kind == TensorKind::attn_o ? TensorKind::attn_q : t.kind))),
+                         uint64_t(t.layer));
+    const uint64_t hd = arch().head_dim;
+    for (uint64_t i = 0; i < width; ++i) out[i] = static_cast<float>(std::exp(recipe().head_jitter * normal_at(k, i / hd)));
+  }
+
+  void gen_matrix(const SynthTensor& t, const uint64_t* ids, size_t n, float* out) const {
+    const Architecture& a = arch();
+    const Recipe& r = recipe();
+    const Latents& z = *latents_;
+    const uint64_t cols = t.cols(), R = t.rows(), rank = z.rank();
+    const uint64_t tkey = stream_key(o_.noise_seed, t.spec.name);
+    const double sigma = nominal_scale(t);
+    const TensorKind k = t.kind;
+    const bool vocab = is_vocab_matrix(k);
+    const bool writer = k == TensorKind::attn_o || is_down(k) || k == TensorKind::mtp_eh_proj;  // rows in hidden space
+
+    // Column scales.
+    std::vector<float> cs(cols, 1.0f);
+    if (vocab) {
+      cs = z.emb_scale;
+    } else if (k == TensorKind::attn_o) {
+      head_scales(t, cols, cs.data());
+    } else if (is_down(k)) {
+      neuron_scales(t.layer, t.expert, k, cols, cs.data());
+    } else if (k == TensorKind::mtp_eh_proj) {
+      for (uint64_t j = 0; j < cols; ++j) cs[j] = z.col_scale[j % a.hidden_size];
+    } else {
+      cs = z.col_scale;  // q, k, v, gate, up read the residual stream
+    }
+    // Row-side structure known per tensor.
+    std::vector<float> row_struct;  // neuron or head scale of each row, when rows are neurons or heads
+    if (is_gate_or_up(k)) {
+      row_struct.resize(R);
+      neuron_scales(t.layer, t.expert, k, R, row_struct.data());
+    } else if (k == TensorKind::attn_q || k == TensorKind::attn_k || k == TensorKind::attn_v) {
+      row_struct.resize(R);
+      head_scales(t, R, row_struct.data());
+    }
+    // Low-rank term: hidden-side basis from the latents (slowly varying over layers), other side iid.
+    Latents::Basis basis_id = Latents::attn_in;
+    switch (k) {
+      case TensorKind::attn_q: case TensorKind::attn_k: case TensorKind::attn_v: basis_id = Latents::attn_in; break;
+      case TensorKind::attn_o: basis_id = Latents::attn_out; break;
+      case TensorKind::embed: basis_id = Latents::embed_basis; break;
+      case TensorKind::lm_head: basis_id = Latents::lm_basis; break;
+      case TensorKind::mtp_eh_proj: basis_id = Latents::mtp_in; break;
+      default: basis_id = is_down(k) ? Latents::mlp_out : Latents::mlp_in; break;
+    }
+    const float* hidden_basis = z.basis_at(basis_id, t.layer);
+    // For reader matrices the basis spans the columns (rank x cols); for writers the rows (rank x hidden).
+    std::vector<float> col_basis;
+    if (writer) {
+      col_basis.resize(rank * cols);
+      fill_laplace(sub_key(tkey, 4), 0, rank * cols, col_basis.data());
+    } else if (k == TensorKind::mtp_eh_proj) {
+      // unreachable: eh_proj is a writer
+    }
+    const float* V = writer ? col_basis.data() : hidden_basis;
+    const uint64_t vstride = writer ? cols : a.hidden_size;
+    // Expert centroid direction in the gate rows of routed experts.
+    std::vector<float> centroid;
+    float ac = 0;
+    if (k == TensorKind::expert_gate) {
+      centroid.resize(cols);
+      expert_centroid(t.layer, t.expert, a.num_experts, centroid.data());
+      ac = static_cast<float>(std::sqrt(r.expert_centroid_share));
+    }
+    const float alr = static_cast<float>(std::sqrt(r.low_rank_share / double(rank)));
+    const float an = static_cast<float>(std::sqrt(std::max(0.0, 1 - r.low_rank_share - (ac > 0 ? r.expert_centroid_share : 0))));
+    const float* mean = k == TensorKind::embed ? z.embed_mean.data() : (k == TensorKind::lm_head ? z.lm_mean.data() : nullptr);
+    const float am = static_cast<float>(r.embedding_mean_share);
+
+    std::vector<float> eps(cols), scratch(o_.has_init_partner ? cols : 0), u(rank);
+    const NoiseKey nkey = noise_key(t, 1);
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t row = ids[i];
+      // Row scale: per-row log-normal jitter x structure (neuron, head, hidden profile, token frequency).
+      double rs = std::exp(r.row_jitter * normal_at(sub_key(tkey, 2), row));
+      if (!row_struct.empty()) rs *= row_struct[row];
+      if (writer) rs *= z.row_scale[row];
+      if (vocab) {
+        rs = std::exp(r.token_scale_jitter * normal_at(sub_key(tkey, 2), row)) *
+             (1.0 - r.token_scale_decay * double(row) / double(std::max<uint64_t>(1, R)));
+      }
+      // Low-rank coefficients of this row.
+      if (writer) {
+        for (uint64_t q = 0; q < rank; ++q) u[q] = hidden_basis[q * a.hidden_size + row];
+      } else {
+        fill_laplace(sub_key(tkey, 3), row * rank, rank, u.data());
+      }
+      float zc = 0;
+      if (ac > 0) fill_laplace(sub_key(tkey, 5), row, 1, &zc);
+      noise_keyed(nkey, row * cols, cols, eps.data(), scratch.data());
+      const float srs = static_cast<float>(sigma * rs);
+      float* o = out + i * cols;
+      kernels::combine_row(cols, eps.data(), an, u.data(), V, vstride, rank, alr, ac > 0 ? centroid.data() : nullptr,
+                           ac * zc, cs.data(), srs, o);
+      if (mean) kernels::add_scaled_product(cols, mean, cs.data(), static_cast<float>(sigma) * am, o);
+    }
+  }
+
+  GeneratedOptions o_;
+  std::shared_ptr<const Latents> latents_;
+};
+
+// ============================================================================================ derived
+
+// Common base of the derived models: a parent, a seed for the relation's own randomness, and helpers.
+class DerivedModel : public Model {
+ public:
+  DerivedModel(std::string name, Architecture arch, std::shared_ptr<const Model> parent, uint64_t seed)
+      : Model(std::move(name), std::move(arch), parent->recipe()), parent_(std::move(parent)), seed_(seed) {}
+  const Model* parent() const override { return parent_.get(); }
+  double nominal_scale(const SynthTensor& t) const override {
+    if (const SynthTensor* p = parent_->find(t.spec.name); p && p->spec.shape == t.spec.shape) return parent_->nominal_scale(*p);
+    if (const SynthTensor* p = parent_->find(t.kind, t.layer, -1)) return parent_->nominal_scale(*p);
+    return 0.02;
+  }
+
+ protected:
+  // out += scale * Laplace noise of this model's `purpose` stream for tensor t, rows ids.
+  void add_noise(const SynthTensor& t, std::string_view purpose, const uint64_t* ids, size_t n, double scale,
+                 float* out) const {
+    if (scale == 0) return;
+    const uint64_t cols = t.cols();
+    const uint64_t key = stream_key(seed_, str(t.spec.name, "/", purpose));
+    std::vector<float> eps(cols);
+    const float s = static_cast<float>(scale);
+    for (size_t i = 0; i < n; ++i) {
+      fill_laplace(key, ids[i] * cols, cols, eps.data());
+      kernels::add_scaled(cols, eps.data(), s, out + i * cols);
+    }
+  }
+  const SynthTensor& parent_tensor(const SynthTensor& t) const { return parent_->tensor(t.spec.name); }
+  nlohmann::json base_description(const std::string& relation) const {
+    return {{"relation", relation}, {"parent", parent_->name()}, {"seed", seed_}};
+  }
+
+  std::shared_ptr<const Model> parent_;
+  uint64_t seed_;
+};
+
+class FineTunedModel final : public DerivedModel {
+ public:
+  FineTunedModel(std::string name, std::shared_ptr<const Model> parent, uint64_t seed, FineTuneParams p)
+      : DerivedModel(std::move(name), parent->arch(), parent, seed), p_(p) {
+    if (p_.decay_layers <= 0) p_.decay_layers = std::max(0.5, double(arch().num_layers) / 12.0);
+  }
+  // Relative perturbation of tensor t: large in the first layers, decaying to a floor deep in the stack.
+  double delta(const SynthTensor& t) const {
+    if (t.layer < 0) {
+      if (is_vocab_matrix(t.kind)) return p_.vocab_factor * p_.delta_early;
+      return p_.delta_deep;  // final norm
+    }
+    return p_.delta_deep + (p_.delta_early - p_.delta_deep) * std::exp(-double(t.layer) / p_.decay_layers);
+  }
+  nlohmann::json describe() const override {
+    nlohmann::json j = base_description("fine-tuned");
+    j["params"] = {{"delta_early", p_.delta_early}, {"delta_deep", p_.delta_deep}, {"decay_layers", p_.decay_layers},
+                   {"vocab_factor", p_.vocab_factor},
+                   {"formula", "child = bf16(parent + delta(layer) * nominal_scale * Laplace), delta(layer) = "
+                               "delta_deep + (delta_early - delta_deep) * exp(-layer / decay_layers)"}};
+    return j;
+  }
+  std::string relation() const override { return "fine-tuned"; }
+
+ protected:
+  void generate(const SynthTensor& t, const uint64_t* ids, size_t n, float* out) const override {
+    const SynthTensor& pt = parent_tensor(t);
+    parent_->rows(pt, ids, n, out);
+    add_noise(t, "fine-tune", ids, n, delta(t) * parent_->nominal_scale(pt), out);
+  }
+
+ private:
+  FineTuneParams p_;
+};
+
+class ContinuedPretrainingModel final : public DerivedModel {
+ public:
+  ContinuedPretrainingModel(std::string name, std::shared_ptr<const Model> parent, uint64_t seed,
+                            ContinuedPretrainingParams p)
+      : DerivedModel(std::move(name), parent->arch(), parent, seed), p_(p) {}
+  nlohmann::json describe() const override {
+    nlohmann::json j = base_description("continued-pretraining");
+    j["params"] = {{"drift", p_.drift}, {"norm_drift", p_.norm_drift}, {"norm_mean_drift", p_.norm_mean_drift},
+                   {"formula", "matrices, biases: child = bf16(parent + drift * nominal_scale * Laplace); norms: "
+                               "child = bf16(parent * exp(norm_mean_drift * N) + norm_drift * cv * mean * Laplace)"}};
+    return j;
+  }
+  std::string relation() const override { return "continued-pretraining"; }
+
+ protected:
+  void generate(const SynthTensor& t, const uint64_t* ids, size_t n, float* out) const override {
+    const SynthTensor& pt = parent_tensor(t);
+    parent_->rows(pt, ids, n, out);
+    const double nominal = parent_->nominal_scale(pt);
+    if (is_norm(t.kind)) {
+      const float rescale =
+          static_cast<float>(std::exp(p_.norm_mean_drift * normal_at(stream_key(seed_, t.spec.name + "/mean"), 0)));
+      for (size_t i = 0; i < n; ++i) out[i] *= rescale;
+      // Norm std is ~5-10% of the mean deep, more early: drift relative to a 10% std.
+      add_noise(t, "cpt", ids, n, p_.norm_drift * 0.1 * nominal, out);
+    } else {
+      add_noise(t, "cpt", ids, n, p_.drift * nominal, out);
+    }
+  }
+
+ private:
+  ContinuedPretrainingParams p_;
+};
+
+class ExpertPermutedModel final : public DerivedModel {
+ public:
+  ExpertPermutedModel(std::string name, std::shared_ptr<const Model> parent, uint64_t seed)
+      : DerivedModel(std::move(name), parent->arch(), parent, seed) {
+    const Architecture& a = arch();
+    const uint64_t layers = a.checkpoint_layers();
+    expert_perm_.resize(layers);
+    expert_neuron_perm_.resize(layers);
+    shared_perm_.resize(layers);
+    dense_perm_.resize(layers);
+    for (uint64_t L = 0; L < layers; ++L) {
+      uint64_t lk = sub_key(stream_key(seed_, "permutation"), L);
+      if (a.layer_is_moe(L)) {
+        expert_perm_[L] = random_permutation(sub_key(lk, 1), a.num_experts);
+        for (uint64_t e = 0; e < a.num_experts; ++e)
+          expert_neuron_perm_[L].push_back(random_permutation(sub_key(lk, 100 + e), a.expert_width));
+        if (a.num_shared_experts) shared_perm_[L] = random_permutation(sub_key(lk, 2), a.shared_expert_width());
+      } else {
+        dense_perm_[L] = random_permutation(sub_key(lk, 3), a.intermediate_size);
+      }
+    }
+  }
+  nlohmann::json describe() const override {
+    nlohmann::json j = base_description("expert-permuted");
+    nlohmann::json layers = nlohmann::json::array();
+    for (size_t L = 0; L < expert_perm_.size(); ++L) {
+      nlohmann::json l = {{"layer", L}};
+      if (!expert_perm_[L].empty()) {
+        l["experts"] = permutation_json(expert_perm_[L]);
+        nlohmann::json np = nlohmann::json::array();
+        for (const auto& p : expert_neuron_perm_[L]) np.push_back(permutation_json(p));
+        l["expert_neurons"] = std::move(np);
+        if (!shared_perm_[L].empty()) l["shared_expert_neurons"] = permutation_json(shared_perm_[L]);
+      } else {
+        l["dense_neurons"] = permutation_json(dense_perm_[L]);
+      }
+      layers.push_back(std::move(l));
+    }
+    j["params"] = {{"convention",
+                    "child expert e of layer L = parent expert experts[e] (its gate/up/down matrices, router row and "
+                    "score-correction bias); child neuron n of an MLP block = parent neuron perm[n] of the "
+                    "corresponding parent block (gate/up row n, down column n); expert_neurons[e] is indexed by "
+                    "the child expert e. Values are moved, never changed: the model computes the same function."},
+                   {"layers", std::move(layers)}};
+    return j;
+  }
+  std::string relation() const override { return "expert-permuted"; }
+
+ protected:
+  void generate(const SynthTensor& t, const uint64_t* ids, size_t n, float* out) const override {
+    const size_t L = t.layer < 0 ? 0 : size_t(t.layer);
+    const uint64_t cols = t.cols();
+    switch (t.kind) {
+      case TensorKind::router:
+      case TensorKind::router_bias: {
+        std::vector<uint64_t> src(n);
+        for (size_t i = 0; i < n; ++i) src[i] = expert_perm_[L][ids[i]];
+        return parent_->rows(parent_tensor(t), src.data(), n, out);
+      }
+      case TensorKind::expert_gate:
+      case TensorKind::expert_up:
+      case TensorKind::expert_down: {
+        const SynthTensor* pt = parent_->find(t.kind, t.layer, int(expert_perm_[L][size_t(t.expert)]));
+        const auto& perm = expert_neuron_perm_[L][size_t(t.expert)];
+        return t.kind == TensorKind::expert_down ? permute_columns(*pt, perm, ids, n, cols, out)
+                                                 : permute_rows(*pt, perm, ids, n, out);
+      }
+      case TensorKind::shared_gate: case TensorKind::shared_up:
+        return permute_rows(parent_tensor(t), shared_perm_[L], ids, n, out);
+      case TensorKind::shared_down:
+        return permute_columns(parent_tensor(t), shared_perm_[L], ids, n, cols, out);
+      case TensorKind::dense_gate: case TensorKind::dense_up:
+        return permute_rows(parent_tensor(t), dense_perm_[L], ids, n, out);
+      case TensorKind::dense_down:
+        return permute_columns(parent_tensor(t), dense_perm_[L], ids, n, cols, out);
+      default:
+        return parent_->rows(parent_tensor(t), ids, n, out);
+    }
+  }
+
+ private:
+  void permute_rows(const SynthTensor& pt, const std::vector<uint32_t>& perm, const uint64_t* ids, size_t n,
+                    float* out) const {
+    std::vector<uint64_t> src(n);
+    for (size_t i = 0; i < n; ++i) src[i] = perm[ids[i]];
+    parent_->rows(pt, src.data(), n, out);
+  }
+  void permute_columns(const SynthTensor& pt, const std::vector<uint32_t>& perm, const uint64_t* ids, size_t n,
+                       uint64_t cols, float* out) const {
+    std::vector<float> tmp(n * cols);
+    parent_->rows(pt, ids, n, tmp.data());
+    for (size_t i = 0; i < n; ++i)
+      for (uint64_t c = 0; c < cols; ++c) out[i * cols + c] = tmp[i * cols + perm[c]];
+  }
+
+  std::vector<std::vector<uint32_t>> expert_perm_;
+  std::vector<std::vector<std::vector<uint32_t>>> expert_neuron_perm_;
+  std::vector<std::vector<uint32_t>> shared_perm_, dense_perm_;
+};
+
+class UpcycledModel final : public DerivedModel {
+ public:
+  UpcycledModel(std::string name, Architecture moe_arch, std::shared_ptr<const Model> dense, uint64_t seed,
+                UpcycleParams p)
+      : DerivedModel(std::move(name), std::move(moe_arch), dense, seed), p_(p) {
+    const Architecture& a = arch();
+    if (!a.is_moe()) throw UsageError("upcycling needs an MoE architecture");
+    Architecture expected = dense_counterpart(a, p_.segments);
+    const Architecture& d = dense->arch();
+    if (d.hidden_size != expected.hidden_size || d.intermediate_size != expected.intermediate_size ||
+        d.num_layers != expected.num_layers || d.vocab_size != expected.vocab_size || d.q_width() != expected.q_width() ||
+        d.kv_width() != expected.kv_width() || d.qkv_bias != expected.qkv_bias)
+      throw UsageError(str("upcycling: dense parent '", dense->name(), "' does not match ", a.template_name,
+                           " with ", p_.segments, " segments per expert"));
+    if (a.first_dense_layers && a.intermediate_size != d.intermediate_size)
+      throw UsageError("upcycling: the MoE model's dense layers must have the dense parent's width");
+    // Fresh parts (router, MTP block) are trained on the dense model's residual basis: its latents.
+    GeneratedOptions o;
+    o.noise_seed = seed;
+    o.latents = latents_of_parent(*dense);
+    o.relation = "upcycled-fresh-part";
+    fresh_ = make_generated(this->name() + "/fresh", a, recipe(), o);
+  }
+  nlohmann::json describe() const override {
+    nlohmann::json j = base_description("upcycled");
+    j["params"] = {{"segments", p_.segments},
+                   {"expert_noise", p_.expert_noise},
+                   {"other_drift", p_.other_drift},
+                   {"convention",
+                    "expert e of every MoE layer = segment (e mod segments) of the dense parent's MLP of the same "
+                    "layer (gate/up rows [s*w, (s+1)*w), down columns likewise) + expert_noise * nominal * Laplace; "
+                    "shared experts = the first segments; router and score-correction bias fresh; attention, "
+                    "norms, embeddings = parent + other_drift * nominal * Laplace; MTP layers fresh"}};
+    return j;
+  }
+  std::string relation() const override { return "upcycled"; }
+  double nominal_scale(const SynthTensor& t) const override {
+    if (t.kind == TensorKind::router || t.kind == TensorKind::router_bias || t.mtp) return fresh_->nominal_scale(t);
+    return DerivedModel::nominal_scale(t);
+  }
+
+ protected:
+  void generate(const SynthTensor& t, const uint64_t* ids, size_t n, float* out) const override {
+    const Architecture& a = arch();
+    if (t.mtp || t.kind == TensorKind::router || t.kind == TensorKind::router_bias) return fresh_->rows(t, ids, n, out);
+    const uint64_t w = a.expert_width;
+    auto dense_tensor = [&](TensorKind k) -> const SynthTensor& {
+      const SynthTensor* pt = parent_->find(k, t.layer, -1);
+      if (!pt) throw UsageError(str("upcycling: dense parent lacks ", kind_name(k), " of layer ", t.layer));
+      return *pt;
+    };
+    auto segment_of = [&]() -> uint64_t { return t.expert >= 0 ? uint64_t(t.expert) % p_.segments : 0; };
+    switch (t.kind) {
+      case TensorKind::expert_gate: case TensorKind::expert_up:
+      case TensorKind::shared_gate: case TensorKind::shared_up: {
+        bool gate = t.kind == TensorKind::expert_gate || t.kind == TensorKind::shared_gate;
+        const SynthTensor& pt = dense_tensor(gate ? TensorKind::dense_gate : TensorKind::dense_up);
+        if (t.rows() > pt.rows()) return fresh_->rows(t, ids, n, out);  // more shared width than the dense MLP
+        std::vector<uint64_t> src(n);
+        for (size_t i = 0; i < n; ++i) src[i] = segment_of() * w + ids[i];
+        parent_->rows(pt, src.data(), n, out);
+        add_noise(t, "expert", ids, n, p_.expert_noise * parent_->nominal_scale(pt), out);
+        return;
+      }
+      case TensorKind::expert_down: case TensorKind::shared_down: {
+        const SynthTensor& pt = dense_tensor(TensorKind::dense_down);
+        const uint64_t cols = t.cols();
+        if (cols > pt.cols()) return fresh_->rows(t, ids, n, out);
+        std::vector<float> tmp(n * pt.cols());
+        parent_->rows(pt, ids, n, tmp.data());
+        const uint64_t off = segment_of() * w;
+        for (size_t i = 0; i < n; ++i)
+          std::copy(tmp.begin() + i * pt.cols() + off, tmp.begin() + i * pt.cols() + off + cols, out + i * cols);
+        add_noise(t, "expert", ids, n, p_.expert_noise * parent_->nominal_scale(pt), out);
+        return;
+      }
+      default: {
+        const SynthTensor& pt = parent_tensor(t);
+        parent_->rows(pt, ids, n, out);
+        add_noise(t, "drift", ids, n, p_.other_drift * parent_->nominal_scale(pt), out);
+        return;
+      }
+    }
+  }
+
+ private:
+  static std::shared_ptr<const Latents> latents_of_parent(const Model& m) { return latents_of(m); }
+  UpcycleParams p_;
+  std::shared_ptr<Model> fresh_;
+};
+
+class RetokenizedModel final : public DerivedModel {
+ public:
+  RetokenizedModel(std::string name, Architecture arch, std::shared_ptr<const Model> parent, uint64_t seed,
+                   RetokenizeParams p)
+      : DerivedModel(std::move(name), std::move(arch), parent, seed), p_(p) {
+    // New embeddings are learned against the transplanted layers: same residual basis, so the parent's
+    // latents (hidden profile, outlier dimensions, embedding subspace), fresh token noise.
+    GeneratedOptions o;
+    o.noise_seed = seed;
+    o.latents = latents_of_ancestor(*parent);
+    o.relation = "re-tokenized-fresh-part";
+    fresh_ = make_generated(this->name() + "/fresh", arch_copy(), recipe(), o);
+    const uint64_t V = this->arch().vocab_size, Vp = parent->arch().vocab_size;
+    token_map_.assign(V, -1);
+    uint64_t shared = std::min<uint64_t>(std::min(V, Vp), uint64_t(std::llround(p_.shared_token_fraction * double(V))));
+    if (shared) {
+      std::vector<uint32_t> child_ids = random_permutation(stream_key(seed_, "token_map/child"), V);
+      std::vector<uint32_t> parent_ids = random_permutation(stream_key(seed_, "token_map/parent"), Vp);
+      for (uint64_t i = 0; i < shared; ++i) token_map_[child_ids[i]] = int64_t(parent_ids[i]);
+    }
+  }
+  nlohmann::json describe() const override {
+    nlohmann::json j = base_description("re-tokenized");
+    nlohmann::json map = nlohmann::json::array();
+    for (uint64_t t = 0; t < token_map_.size(); ++t)
+      if (token_map_[t] >= 0) map.push_back({t, token_map_[t]});
+    j["params"] = {{"vocab_size", arch().vocab_size},
+                   {"parent_vocab_size", parent_->arch().vocab_size},
+                   {"shared_token_fraction", p_.shared_token_fraction},
+                   {"layer_noise", p_.layer_noise},
+                   {"shared_row_noise", p_.shared_row_noise},
+                   {"token_map", std::move(map)},
+                   {"convention",
+                    "embed_tokens/lm_head rows: token_map pairs [child_id, parent_id] copy the parent row + "
+                    "shared_row_noise * nominal * Laplace; every other row is new (fresh noise in the parent's "
+                    "residual basis); all other tensors = parent + layer_noise * nominal * Laplace"}};
+    return j;
+  }
+  std::string relation() const override { return "re-tokenized"; }
+
+ protected:
+  void generate(const SynthTensor& t, const uint64_t* ids, size_t n, float* out) const override {
+    if (is_vocab_matrix(t.kind)) {
+      const SynthTensor& pt = parent_->tensor(t.spec.name);
+      const uint64_t cols = t.cols();
+      for (size_t i = 0; i < n; ++i) {
+        int64_t src = token_map_[ids[i]];
+        float* o = out + i * cols;
+        if (src >= 0) {
+          uint64_t s = uint64_t(src);
+          parent_->rows(pt, &s, 1, o);
+          add_noise(t, "shared-row", ids + i, 1, p_.shared_row_noise * parent_->nominal_scale(pt), o);
+        } else {
+          fresh_->rows(t, ids + i, 1, o);
+        }
+      }
+      return;
+    }
+    const SynthTensor& pt = parent_tensor(t);
+    parent_->rows(pt, ids, n, out);
+    add_noise(t, "transplant", ids, n, p_.layer_noise * parent_->nominal_scale(pt), out);
+  }
+
+ private:
+  Architecture arch_copy() const { return arch(); }
+  static std::shared_ptr<const Latents> latents_of_ancestor(const Model& m) {
+    // Walk up to the generated model that owns the residual basis.
+    const Model* cur = &m;
+    while (cur) {
+      if (auto l = latents_of(*cur)) return l;
+      cur = cur->parent();
+    }
+    throw UsageError("synth: no generated ancestor to take the residual basis from");
+  }
+  RetokenizeParams p_;
+  std::shared_ptr<Model> fresh_;
+  std::vector<int64_t> token_map_;
+};
+
+class NormOnlyModel final : public DerivedModel {
+ public:
+  NormOnlyModel(std::string name, std::shared_ptr<const Model> parent, uint64_t seed)
+      : DerivedModel(std::move(name), parent->arch(), parent, seed) {
+    GeneratedOptions o;
+    o.noise_seed = seed;
+    o.latent_seed = seed;
+    o.relation = "norm-only-fresh-part";
+    fresh_ = make_generated(this->name() + "/fresh", arch(), recipe(), o);
+  }
+  nlohmann::json describe() const override {
+    nlohmann::json j = base_description("norm-only");
+    j["params"] = {{"copied", "every RMSNorm weight (input_layernorm, post_attention_layernorm, model.norm, MTP "
+                              "enorm/hnorm/shared_head.norm), byte for byte"},
+                   {"independent", "every other tensor: an independent model drawn from this member's seed"}};
+    return j;
+  }
+  std::string relation() const override { return "norm-only"; }
+  double nominal_scale(const SynthTensor& t) const override {
+    return is_norm(t.kind) ? DerivedModel::nominal_scale(t) : fresh_->nominal_scale(t);
+  }
+
+ protected:
+  void generate(const SynthTensor& t, const uint64_t* ids, size_t n, float* out) const override {
+    if (is_norm(t.kind)) return parent_->rows(parent_tensor(t), ids, n, out);
+    fresh_->rows(t, ids, n, out);
+  }
+
+ private:
+  std::shared_ptr<Model> fresh_;
+};
+
+}  // namespace
+
+std::shared_ptr<Model> make_generated(std::string name, Architecture arch, Recipe recipe, GeneratedOptions options) {
+  return std::make_shared<GeneratedModel>(std::move(name), std::move(arch), recipe, std::move(options));
+}
+
+std::shared_ptr<const Latents> latents_of(const Model& m) {
+  if (auto g = dynamic_cast<const GeneratedModel*>(&m)) return g->latents();
+  return nullptr;
+}
+
+std::shared_ptr<Model> make_fine_tuned(std::string name, std::shared_ptr<const Model> parent, uint64_t seed,
+                                       FineTuneParams p) {
+  if (p.delta_early < 0 || p.delta_deep < 0) throw UsageError("fine-tune perturbations must be non-negative");
+  return std::make_shared<FineTunedModel>(std::move(name), std::move(parent), seed, p);
+}
+
+std::shared_ptr<Model> make_continued_pretraining(std::string name, std::shared_ptr<const Model> parent, uint64_t seed,
+                                                  ContinuedPretrainingParams p) {
+  if (p.drift < 0 || p.norm_drift < 0 || p.norm_mean_drift < 0) throw UsageError("drifts must be non-negative");
+  return std::make_shared<ContinuedPretrainingModel>(std::move(name), std::move(parent), seed, p);
+}
+
+std::shared_ptr<Model> make_expert_permuted(std::string name, std::shared_ptr<const Model> parent, uint64_t seed) {
+  if (!parent->arch().is_moe()) throw UsageError(str("expert permutation needs an MoE model, '", parent->name(), "' is dense"));
+  return std::make_shared<ExpertPermutedModel>(std::move(name), std::move(parent), seed);
+}
+
+std::shared_ptr<Model> make_upcycled(std::string name, Architecture moe_arch, std::shared_ptr<const Model> dense_parent,
+                                     uint64_t seed, UpcycleParams p) {
+  if (p.segments == 0) throw UsageError("upcycling needs at least one segment");
+  if (p.expert_noise < 0 || p.other_drift < 0) throw UsageError("upcycling noise must be non-negative");
+  return std::make_shared<UpcycledModel>(std::move(name), std::move(moe_arch), std::move(dense_parent), seed, p);
+}
+
+std::shared_ptr<Model> make_retokenized(std::string name, std::shared_ptr<const Model> parent, uint64_t seed,
+                                        RetokenizeParams p) {
+  if (p.shared_token_fraction < 0 || p.shared_token_fraction > 1)
+    throw UsageError("shared token fraction must lie in [0, 1]");
+  if (p.layer_noise < 0 || p.shared_row_noise < 0) throw UsageError("re-tokenization noise must be non-negative");
+  Architecture a = parent->arch();
+  if (p.vocab_size == 0) p.vocab_size = ((a.vocab_size * 3 / 4) + 63) / 64 * 64;
+  if (p.vocab_size == a.vocab_size) throw UsageError("re-tokenization needs a vocabulary size different from the parent's");
+  a.vocab_size = p.vocab_size;
+  a.validate();
+  return std::make_shared<RetokenizedModel>(std::move(name), std::move(a), std::move(parent), seed, p);
+}
+
+std::shared_ptr<Model> make_norm_only(std::string name, std::shared_ptr<const Model> parent, uint64_t seed) {
+  return std::make_shared<NormOnlyModel>(std::move(name), std::move(parent), seed);
+}
+
+}  // namespace fromscratch::synth
