@@ -124,7 +124,7 @@ CheckpointCount count_checkpoint(const Checkpoint& ck, const json* cfg) {
 json CheckpointCount::to_json() const {
   json j{{"method", "checkpoint tensor shapes"},
          {"tensors", tensors},
-         {"total_params_with_mtp", total_params},
+         {"total_with_mtp", total_params},
          {"total_params", total_params - mtp_params},
          {"mtp_params", mtp_params},
          {"by_group", by_group},

@@ -268,7 +268,7 @@ int verb_params(Context& ctx, const Args& args) {
       text << "\ncheckpoint " << checkpoint << ": " << (a["agrees"].get<bool>() ? "agrees with the config" : "DISAGREES with the config")
            << " (" << a["found_tensors"] << " tensors; missing " << a["missing_count"] << ", unexpected "
            << a["unexpected_count"] << ", wrong shape " << a["wrong_shape_count"] << "); parameters from shapes "
-           << grouped(doc["checkpoint"]["count"]["total_params_with_mtp"].get<uint64_t>())
+           << grouped(doc["checkpoint"]["count"]["total_with_mtp"].get<uint64_t>())
            << (doc["checkpoint"]["params_match"].get<bool>() ? " = total_with_mtp" : " != total_with_mtp") << "\n";
       for (const auto& m : a["missing"]) text << "  missing: " << m.get<std::string>() << "\n";
       for (const auto& m : a["unexpected"]) text << "  unexpected: " << m.get<std::string>() << "\n";
