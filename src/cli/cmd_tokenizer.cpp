@@ -10,7 +10,10 @@
 #include "fromscratch/core/errors.hpp"
 #include "fromscratch/core/strings.hpp"
 #include "fromscratch/io/h5_file.hpp"
+#include "fromscratch/tokenizer/corpus.hpp"
 #include "fromscratch/tokenizer/encoder.hpp"
+#include "fromscratch/tokenizer/genealogy.hpp"
+#include "fromscratch/tokenizer/metrics.hpp"
 #include "fromscratch/tokenizer/report.hpp"
 #include "fromscratch/tokenizer/token_identity.hpp"
 #include "fromscratch/tokenizer/tokenizer.hpp"
@@ -134,6 +137,96 @@ int run_info(Context& ctx, const Args& args) {
   return kExitOk;
 }
 
+// Shared by compare and matrix: output form, HDF5 file, corpus.
+void add_report_options(po::options_description& opts, std::string& h5, std::string& corpus) {
+  opts.add_options()
+    ("json", "JSON output (the full record)")
+    ("markdown", "Markdown tables")
+    ("h5", po::value<std::string>(&h5), "also write the JSON record to this HDF5 file")
+    ("force", "overwrite the --h5 file if it exists")
+    ("corpus", po::value<std::string>(&corpus),
+     "JSON lines {\"category\", \"text\"} replacing the built-in multilingual corpus");
+}
+
+void check_output_form(const po::variables_map& vm, const std::string& verb) {
+  if (vm.count("json") && vm.count("markdown"))
+    throw UsageError(str("tokenizer ", verb, ": --json and --markdown exclude each other"));
+}
+
+int run_compare(Context& ctx, const Args& args) {
+  po::options_description opts("tokenizer compare options");
+  std::string h5, corpus_path;
+  opts.add_options()
+    ("paths", po::value<std::vector<std::string>>()->multitoken(), "A B: two tokenizer directories or files");
+  add_report_options(opts, h5, corpus_path);
+  po::positional_options_description pos;
+  pos.add("paths", -1);
+  po::variables_map vm;
+  if (!parse_command_line(ctx, "tokenizer compare", "A B [--json | --markdown] [--h5 FILE [--force]] [--corpus FILE]"
+                          "   (B is read as the base)", opts, pos, args, vm))
+    return kExitOk;
+  if (!ctx.is_root()) return kExitOk;
+  check_output_form(vm, "compare");
+  std::vector<std::string> paths = vm.count("paths") ? vm["paths"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (paths.size() != 2) throw UsageError(str("tokenizer compare: expected two tokenizers, got ", paths.size()));
+  bool force = vm.count("force") > 0;
+  if (!h5.empty()) check_writable(h5, force);
+  tk::Corpus corpus = corpus_path.empty() ? tk::builtin_corpus() : tk::read_corpus(corpus_path);
+  tk::TokenizerProfile a, b;
+  {
+    tk::Tokenizer ta = tk::load_tokenizer(paths[0]);
+    a = tk::make_profile(ta, corpus);
+  }
+  {
+    tk::Tokenizer tb = tk::load_tokenizer(paths[1]);
+    b = tk::make_profile(tb, corpus);
+  }
+  tk::PairMetrics m = tk::compare_profiles(a, b);
+  json j = tk::pair_json(m, tk::classify(m));
+  if (vm.count("json")) ctx.out() << j.dump(2) << "\n";
+  else if (vm.count("markdown")) ctx.out() << tk::pair_markdown(j);
+  else ctx.out() << tk::pair_text(j);
+  if (!h5.empty()) io::write_json_h5(h5, j, Args(args.begin(), args.end()), force);
+  return kExitOk;
+}
+
+int run_matrix(Context& ctx, const Args& args) {
+  po::options_description opts("tokenizer matrix options");
+  std::string h5, corpus_path;
+  int threads = 0;
+  opts.add_options()
+    ("paths", po::value<std::vector<std::string>>()->multitoken(),
+     "tokenizer directories or files (directories without a tokenizer are listed as skipped)")
+    ("threads", po::value<int>(&threads)->default_value(0), "worker threads (0 = all cores); results do not depend on it");
+  add_report_options(opts, h5, corpus_path);
+  po::positional_options_description pos;
+  pos.add("paths", -1);
+  po::variables_map vm;
+  if (!parse_command_line(ctx, "tokenizer matrix", "DIR... [--json | --markdown] [--h5 FILE [--force]] [--corpus FILE]",
+                          opts, pos, args, vm))
+    return kExitOk;
+  if (!ctx.is_root()) return kExitOk;
+  check_output_form(vm, "matrix");
+  std::vector<std::string> paths = vm.count("paths") ? vm["paths"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (paths.empty()) throw UsageError("tokenizer matrix: give at least two tokenizer directories");
+  bool force = vm.count("force") > 0;
+  if (!h5.empty()) check_writable(h5, force);
+  tk::Corpus corpus = corpus_path.empty() ? tk::builtin_corpus() : tk::read_corpus(corpus_path);
+  std::vector<std::filesystem::path> inputs(paths.begin(), paths.end());
+  tk::Matrix mx = tk::build_matrix(inputs, corpus, resolve_threads(threads));
+  if (mx.profiles.size() < 2) {
+    std::string why;
+    for (const auto& s : mx.skipped) why += str("\n  ", s.path, ": ", s.reason);
+    throw UsageError(str("tokenizer matrix: fewer than two readable tokenizers among ", paths.size(), " inputs", why));
+  }
+  json j = tk::matrix_json(mx);
+  if (vm.count("json")) ctx.out() << j.dump(2) << "\n";
+  else if (vm.count("markdown")) ctx.out() << tk::matrix_markdown(j);
+  else ctx.out() << tk::matrix_text(j);
+  if (!h5.empty()) io::write_json_h5(h5, j, Args(args.begin(), args.end()), force);
+  return kExitOk;
+}
+
 void print_verbs(std::ostream& os) {
   os << "usage: fromscratch tokenizer <verb> [options]   (fromscratch tokenizer <verb> --help)\n\n"
         "verbs:\n"
@@ -156,6 +249,8 @@ int run_tokenizer(Context& ctx, const Args& args) {
   }
   if (verb == "encode") return run_encode(ctx, rest);
   if (verb == "info") return run_info(ctx, rest);
+  if (verb == "compare") return run_compare(ctx, rest);
+  if (verb == "matrix") return run_matrix(ctx, rest);
   throw UsageError(str("tokenizer: unknown verb '", quote_untrusted(verb), "' (see fromscratch tokenizer --help)"));
 }
 

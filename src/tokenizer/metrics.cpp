@@ -94,17 +94,22 @@ TokenizerProfile make_profile(const Tokenizer& tok, const Corpus& corpus) {
   p.present = tok.present;
   p.token_to_id = tok.token_to_id;
   std::vector<std::string> decoded = decoded_vocabulary(tok);
-  p.decoded_set.reserve(decoded.size());
-  for (size_t id = 0; id < decoded.size(); ++id)
-    if (tok.present[id]) p.decoded_set.insert(decoded[id]);
+  p.decoded_distinct.reserve(tok.vocab_count);
+  p.decoded_index.reserve(tok.vocab_count);
+  for (size_t id = 0; id < decoded.size(); ++id) {
+    if (!tok.present[id]) continue;
+    p.decoded_distinct.push_back(decoded[id]);
+    if (p.decoded_index.insert(p.decoded_distinct, static_cast<uint32_t>(p.decoded_distinct.size() - 1)) >= 0)
+      p.decoded_distinct.pop_back();  // the same bytes under another spelling (e.g. "<0x41>" and "A")
+  }
   for (const auto& a : tok.added_tokens)
     if (!tok.contains(a.content)) p.added_only.insert(a.content);
   p.merge_keys.reserve(tok.merges.size());
-  p.merge_rank.reserve(tok.merges.size() * 2);
+  p.merge_index.reserve(tok.merges.size());
   for (size_t r = 0; r < tok.merges.size(); ++r) {
-    std::string key = merge_key(decoded[tok.merges[r].left], decoded[tok.merges[r].right]);
-    p.merge_rank.emplace(key, static_cast<uint32_t>(r));  // the first occurrence keeps its rank
-    p.merge_keys.push_back(std::move(key));
+    p.merge_keys.push_back(merge_key(decoded[tok.merges[r].left], decoded[tok.merges[r].right]));
+    // A repeated pair keeps the rank of its first occurrence (insert reports the earlier one).
+    if (p.merge_index.insert(p.merge_keys, static_cast<uint32_t>(r)) < 0) ++p.merges_distinct;
   }
   p.merges_sha256 = merges_sha256(tok, tok.merge_lines.size());
   p.merges_sha256_first1000 = merges_sha256(tok, 1000);
@@ -243,11 +248,11 @@ PairMetrics compare_profiles(const TokenizerProfile& a, const TokenizerProfile& 
   m.same_id_coverage_of_smaller = small.vocab_size ? double(same_id_in_larger) / double(small.vocab_size) : 0.0;
 
   // Decoded-bytes overlap (distinct byte strings on each side).
-  const auto& dsmall = a.decoded_set.size() <= b.decoded_set.size() ? a.decoded_set : b.decoded_set;
-  const auto& dlarge = a.decoded_set.size() <= b.decoded_set.size() ? b.decoded_set : a.decoded_set;
+  const TokenizerProfile& dsmall = a.decoded_distinct.size() <= b.decoded_distinct.size() ? a : b;
+  const TokenizerProfile& dlarge = a.decoded_distinct.size() <= b.decoded_distinct.size() ? b : a;
   size_t dinter = 0;
-  for (const auto& s : dsmall) dinter += dlarge.count(s);
-  m.decoded = make_overlap(a.decoded_set.size(), b.decoded_set.size(), dinter);
+  for (const auto& s : dsmall.decoded_distinct) dinter += dlarge.has_decoded(s) ? 1 : 0;
+  m.decoded = make_overlap(a.decoded_distinct.size(), b.decoded_distinct.size(), dinter);
 
   // With added tokens: the vocabulary as get_vocab() returns it.
   auto in_full = [](const TokenizerProfile& p, const std::string& s) {
@@ -269,6 +274,8 @@ PairMetrics compare_profiles(const TokenizerProfile& a, const TokenizerProfile& 
   // Merges.
   m.merges_a = a.merge_keys.size();
   m.merges_b = b.merge_keys.size();
+  m.merges_distinct_a = a.merges_distinct;
+  m.merges_distinct_b = b.merges_distinct;
   m.merges_sha256_a = a.merges_sha256;
   m.merges_sha256_b = b.merges_sha256;
   m.merges_sha256_first1000_a = a.merges_sha256_first1000;
@@ -276,16 +283,15 @@ PairMetrics compare_profiles(const TokenizerProfile& a, const TokenizerProfile& 
   std::vector<uint32_t> rank_a, rank_b;
   for (size_t r = 0; r < a.merge_keys.size(); ++r) {
     const std::string& key = a.merge_keys[r];
-    auto own = a.merge_rank.find(key);
-    if (own->second != r) continue;  // a duplicate: counted once, at its first rank
-    auto it = b.merge_rank.find(key);
-    if (it == b.merge_rank.end()) continue;
+    if (a.merge_rank(key) != int64_t(r)) continue;  // a repeated pair: counted once, at its first rank
+    int64_t in_b = b.merge_rank(key);
+    if (in_b < 0) continue;
     rank_a.push_back(static_cast<uint32_t>(r));
-    rank_b.push_back(it->second);
+    rank_b.push_back(static_cast<uint32_t>(in_b));
   }
   m.merges_common = rank_a.size();
-  m.merges_common_share_a = a.merge_rank.empty() ? 0.0 : double(m.merges_common) / double(a.merge_rank.size());
-  m.merges_common_share_b = b.merge_rank.empty() ? 0.0 : double(m.merges_common) / double(b.merge_rank.size());
+  m.merges_common_share_a = a.merges_distinct ? double(m.merges_common) / double(a.merges_distinct) : 0.0;
+  m.merges_common_share_b = b.merges_distinct ? double(m.merges_common) / double(b.merges_distinct) : 0.0;
   size_t shorter = std::min(a.merge_keys.size(), b.merge_keys.size());
   while (m.merges_common_prefix < shorter && a.merge_keys[m.merges_common_prefix] == b.merge_keys[m.merges_common_prefix])
     ++m.merges_common_prefix;

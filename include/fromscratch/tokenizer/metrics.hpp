@@ -40,11 +40,17 @@ struct TokenizerProfile {
   std::vector<uint8_t> present;
   TokenIndex token_to_id;  // over `vocab`
   int64_t find(std::string_view token) const { return token_to_id.find(vocab, token); }
-  std::unordered_set<std::string, StringHash, std::equal_to<>> decoded_set;  // distinct decoded byte strings
-  std::unordered_set<std::string, StringHash, std::equal_to<>> added_only;   // added contents not in the vocab
-  // Merges by decoded identity: key (length-prefixed left bytes + right bytes) in rank order, and first rank.
+  // Distinct decoded byte strings, indexed.
+  std::vector<std::string> decoded_distinct;
+  TokenIndex decoded_index;  // over decoded_distinct
+  std::unordered_set<std::string, StringHash, std::equal_to<>> added_only;  // added contents not in the vocab
+  // Merges by decoded identity: key (length-prefixed left bytes + right bytes) in rank order; merge_index finds
+  // a key's first rank (a repeated pair keeps its first rank).
   std::vector<std::string> merge_keys;
-  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> merge_rank;
+  TokenIndex merge_index;  // over merge_keys
+  size_t merges_distinct = 0;
+  int64_t merge_rank(std::string_view key) const { return merge_index.find(merge_keys, key); }
+  bool has_decoded(std::string_view bytes) const { return decoded_index.find(decoded_distinct, bytes) >= 0; }
   std::string merges_sha256, merges_sha256_first1000;
   std::vector<AddedToken> added_tokens;
   nlohmann::json normalizer, pre_tokenizer;
@@ -98,6 +104,7 @@ struct PairMetrics {
   double same_id_coverage_of_smaller = 0;
   std::vector<OffsetRun> offsets;  // most frequent first (top 10); runs for the top 3
   size_t merges_a = 0, merges_b = 0;
+  size_t merges_distinct_a = 0, merges_distinct_b = 0;  // merges without repeated pairs
   std::string merges_sha256_a, merges_sha256_b, merges_sha256_first1000_a, merges_sha256_first1000_b;
   size_t merges_common = 0;
   double merges_common_share_a = 0, merges_common_share_b = 0;

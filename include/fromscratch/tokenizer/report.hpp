@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "fromscratch/tokenizer/genealogy.hpp"
+#include "fromscratch/tokenizer/metrics.hpp"
 #include "fromscratch/tokenizer/tokenizer.hpp"
 
 namespace fromscratch::tokenizer {
@@ -13,5 +15,16 @@ namespace fromscratch::tokenizer {
 // merge list, added tokens with their flags, pipeline configuration.
 nlohmann::json tokenizer_summary_json(const Tokenizer& tok);
 std::string tokenizer_summary_text(const nlohmann::json& summary);
+
+// One pair (tokenizer compare): every metric of PairMetrics, the class and the original project's reading.
+nlohmann::json pair_json(const PairMetrics& m, const Classification& c);
+std::string pair_text(const nlohmann::json& pair);
+std::string pair_markdown(const nlohmann::json& pair);
+
+// The genealogy matrix: tokenizers, skipped inputs, all pairs with class and calibration, clusters, the
+// independent-pair distribution, square matrices (names x names) for a heatmap, thresholds and caveats.
+nlohmann::json matrix_json(const Matrix& mx);
+std::string matrix_text(const nlohmann::json& matrix);
+std::string matrix_markdown(const nlohmann::json& matrix);
 
 }  // namespace fromscratch::tokenizer
