@@ -123,7 +123,8 @@ std::string billions(uint64_t n) {
   os << std::fixed << std::setprecision(3) << static_cast<double>(n) / 1e9 << "B";
   return os.str();
 }
-std::string pad(const std::string& s, size_t w) { return s.size() >= w ? s : s + std::string(w - s.size(), ' '); }
+// Left-aligned in w columns, with at least one space after it so over-long cells never run together.
+std::string pad(const std::string& s, size_t w) { return s.size() >= w ? s + " " : s + std::string(w - s.size(), ' '); }
 std::string lpad(const std::string& s, size_t w) { return s.size() >= w ? s : std::string(w - s.size(), ' ') + s; }
 
 json spec_context(const ArchSpec& s) {

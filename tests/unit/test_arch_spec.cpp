@@ -1,8 +1,10 @@
 // config.json -> ArchSpec: every real config parses, family facts come out right, and every kind of bad input
 // is refused with a message naming the key, the value and the limit.
 #include <filesystem>
+#include <random>
 
 #include "fromscratch/arch/catalog.hpp"
+#include "fromscratch/arch/inventory.hpp"
 #include "fromscratch/arch/spec.hpp"
 #include "fromscratch/core/errors.hpp"
 #include "test_support.hpp"
@@ -332,4 +334,40 @@ TEST(ArchSpec, ArchitectureFieldsIgnoreNamesAndMetadata) {
   EXPECT_EQ(architecture_fields(parse_config(a, "a")), architecture_fields(parse_config(b, "b")));
   b["rope_theta"] = 500000.0;
   EXPECT_NE(architecture_fields(parse_config(a, "a")), architecture_fields(parse_config(b, "b")));
+}
+
+TEST(ArchSpec, RandomlyCorruptedRealConfigsNeverCrash) {
+  // Seeded mutations of every catalog config: a value replaced by another type, a sign flip, a huge or
+  // fractional number, a key deleted. Each result must parse and count, or be refused with a FormatError.
+  const Catalog c = Catalog::built_in();
+  std::mt19937_64 rng(20260115);
+  const std::vector<json> replacements = {json(-1),   json(0),          json(1),     json(uint64_t{1} << 62),
+                                          json(3.5),  json("seven"),    json(nullptr), json::array(),
+                                          json::object(), json(true),   json(-1e308), json(65536)};
+  int parsed = 0, refused = 0;
+  for (int round = 0; round < 1500; ++round) {
+    const auto& e = c.entries()[rng() % c.entries().size()];
+    json cfg = e.config();
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int k = 0; k < edits && !cfg.empty(); ++k) {
+      auto it = cfg.begin();
+      std::advance(it, static_cast<long>(rng() % cfg.size()));
+      if (rng() % 5 == 0)
+        cfg.erase(it);
+      else
+        *it = replacements[rng() % replacements.size()];
+    }
+    try {
+      ArchSpec s = parse_config(cfg, "mutated");
+      ParamCount pc = count_params(s);
+      EXPECT_EQ(pc.total.sum(), pc.total_with_mtp);
+      EXPECT_LE(pc.active_params, pc.total_params);
+      ++parsed;
+    } catch (const FormatError& err) {
+      EXPECT_NE(std::string(err.what()).find("mutated"), std::string::npos) << err.what();
+      ++refused;
+    }
+  }
+  EXPECT_GT(parsed, 0);
+  EXPECT_GT(refused, 0);
 }

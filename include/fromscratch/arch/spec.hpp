@@ -196,7 +196,7 @@ struct SpecLimits {
   uint64_t max_vocab = 1ull << 26;
   uint64_t max_layers = 10'000;
   uint64_t max_experts = 100'000;
-  uint64_t max_enumerated_tensors = 8'000'000;  // layers x experts x 3 and friends
+  uint64_t max_enumerated_tensors = 1'000'000;  // layers x experts x 4 and friends (Kimi-K2: ~95k)
   uint64_t max_config_bytes = 16ull << 20;
 };
 
