@@ -645,7 +645,7 @@ class FineTunedModel final : public DerivedModel {
  public:
   FineTunedModel(std::string name, std::shared_ptr<const Model> parent, uint64_t seed, FineTuneParams p)
       : DerivedModel(std::move(name), parent->arch(), parent, seed), p_(p) {
-    if (p_.decay_layers <= 0) p_.decay_layers = std::max(0.5, double(arch().num_layers) / 12.0);
+    if (p_.decay_layers <= 0) p_.decay_layers = double(arch().num_layers) / 12.0;
   }
   // Relative perturbation of tensor t: large in the first layers, decaying to a floor deep in the stack.
   double delta(const SynthTensor& t) const {

@@ -158,7 +158,7 @@ std::shared_ptr<const Latents> make_latents(const Architecture& arch, const Reci
 struct FineTuneParams {
   double delta_early = 0.02;   // perturbation / nominal scale at layer 0
   double delta_deep = 1e-6;    // floor reached deep in the stack (~0.1% of deep BF16 values change)
-  double decay_layers = 0;     // e-folding depth; 0 = num_layers / 12 (at least 0.5)
+  double decay_layers = 0;     // e-folding depth in layers; 0 = num_layers / 12 (4 layers of a 48-layer stack)
   double vocab_factor = 0.5;   // embeddings and lm_head move by vocab_factor x delta_early
 };
 std::shared_ptr<Model> make_fine_tuned(std::string name, std::shared_ptr<const Model> parent, uint64_t seed,
