@@ -319,6 +319,17 @@ int verb_show(Context& ctx, const Args& args) {
   } else {
     std::map<std::string, json> flat;
     std::function<void(const json&, const std::string&)> walk = [&](const json& j, const std::string& prefix) {
+      if (starts_with(prefix, "layers.") && j.is_array()) {  // per-layer patterns: "dense x1, moe x45"
+        std::string runs;
+        for (size_t i = 0; i < j.size();) {
+          size_t k = i;
+          while (k + 1 < j.size() && j[k + 1] == j[i]) ++k;
+          runs += str(runs.empty() ? "" : ", ", j[i].is_string() ? j[i].get<std::string>() : j[i].dump(), " x", k - i + 1);
+          i = k + 1;
+        }
+        flat[prefix] = runs;
+        return;
+      }
       if (j.is_object() && !j.empty())
         for (auto it = j.begin(); it != j.end(); ++it) walk(it.value(), prefix.empty() ? it.key() : prefix + "." + it.key());
       else
