@@ -341,6 +341,51 @@ json ShapeMap::to_json() const {
               {"comparable_fraction_b", total_b ? static_cast<double>(comparable_b) / total_b : 0.0}};
 }
 
+std::vector<TensorPair> tensor_pairs(const ArchSpec& A, const ArchSpec& B) {
+  const ShapeMap map = shape_compatibility(A, B);
+  std::map<RoleKey, const RoleComparison*> by_role;
+  for (const auto& rc : map.roles) by_role[{rc.mtp, rc.kind, rc.bias}] = &rc;
+  // Key of one tensor: role, layer (MTP renumbered from 0), expert.
+  using PairKey = std::tuple<bool, RoleKind, bool, int64_t, int64_t>;
+  auto index = [](const std::vector<TensorSpec>& inv, const ArchSpec& s) {
+    std::map<PairKey, const TensorSpec*> out;
+    for (const auto& t : inv) {
+      const int64_t layer = t.mtp ? t.layer - static_cast<int64_t>(s.num_layers) : t.layer;
+      out[{t.mtp, t.kind, t.bias, layer, t.expert}] = &t;
+    }
+    return out;
+  };
+  const auto inv_a = tensor_inventory(A);
+  const auto inv_b = tensor_inventory(B);
+  const auto ia = index(inv_a, A);
+  const auto ib = index(inv_b, B);
+  std::vector<TensorPair> pairs;
+  for (const auto& [key, ta] : ia) {
+    auto it = ib.find(key);
+    if (it == ib.end()) continue;
+    const TensorSpec* tb = it->second;
+    TensorPair p;
+    p.name_a = ta->name;
+    p.name_b = tb->name;
+    p.kind = ta->kind;
+    p.bias = ta->bias;
+    p.mtp = ta->mtp;
+    p.layer = std::get<3>(key);
+    p.expert = ta->expert;
+    p.shape_a = ta->shape;
+    p.shape_b = tb->shape;
+    if (ta->shape == tb->shape && ta->stacked_experts == tb->stacked_experts) {
+      p.status = ShapeStatus::kEqual;
+    } else {
+      const RoleComparison* rc = by_role.at({ta->mtp, ta->kind, ta->bias});
+      p.status = rc->status == ShapeStatus::kEqual ? ShapeStatus::kRelated : rc->status;
+      p.relation = rc->relation;
+    }
+    pairs.push_back(std::move(p));
+  }
+  return pairs;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Distance
 

@@ -219,3 +219,32 @@ TEST(ArchCompare, JsonCarriesVerdictDiffsAndMap) {
     }
   EXPECT_TRUE(saw_vocab);
 }
+
+TEST(ArchCompare, TensorPairsBridgeFamilyNaming) {
+  // Mixtral's experts.E.w1 is DeepSeek/GLM's experts.E.gate_proj: pairs are made by role, layer and expert.
+  json mix = {{"model_type", "mixtral"}, {"hidden_size", 64}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+              {"num_key_value_heads", 2}, {"intermediate_size", 32}, {"num_local_experts", 4},
+              {"num_experts_per_tok", 2}, {"vocab_size", 100}};
+  json glm = {{"model_type", "glm4_moe"}, {"hidden_size", 64}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+              {"num_key_value_heads", 2}, {"head_dim", 16}, {"intermediate_size", 96}, {"moe_intermediate_size", 48},
+              {"n_routed_experts", 4}, {"n_shared_experts", 1}, {"num_experts_per_tok", 2},
+              {"first_k_dense_replace", 0}, {"partial_rotary_factor", 1.0}, {"vocab_size", 100}};
+  const auto pairs = tensor_pairs(parse_config(mix, "mix"), parse_config(glm, "glm"));
+  const TensorPair* gate = nullptr;
+  const TensorPair* k = nullptr;
+  for (const auto& p : pairs) {
+    if (p.kind == RoleKind::expert_gate && p.layer == 1 && p.expert == 3) gate = &p;
+    if (p.kind == RoleKind::attn_k && p.layer == 0) k = &p;
+    EXPECT_NE(p.kind, RoleKind::shared_expert_up);  // Mixtral has none: no pair
+  }
+  ASSERT_NE(gate, nullptr);
+  EXPECT_EQ(gate->name_a, "model.layers.1.block_sparse_moe.experts.3.w1.weight");
+  EXPECT_EQ(gate->name_b, "model.layers.1.mlp.experts.3.gate_proj.weight");
+  EXPECT_EQ(gate->status, ShapeStatus::kRelated);
+  EXPECT_EQ(gate->relation, "wider_mlp");
+  ASSERT_NE(k, nullptr);
+  EXPECT_EQ(k->status, ShapeStatus::kEqual);
+  EXPECT_EQ(k->name_a, k->name_b);
+  // 2 layers x (router + 4 experts x 3 + q/k/v/o + 2 norms) + embedding, head and final norm.
+  EXPECT_EQ(pairs.size(), 2u * (1 + 12 + 4 + 2) + 3);
+}

@@ -65,6 +65,23 @@ struct ShapeMap {
 };
 ShapeMap shape_compatibility(const ArchSpec& a, const ArchSpec& b);
 
+// Tensor-level pairing for the weight channel: for every tensor role, layer and expert both models have, the
+// two tensor names (families spell them differently: Mixtral's experts.3.w1 meets DeepSeek's
+// experts.3.gate_proj) with the status of that pair (kEqual when the two shapes are equal, else the role's
+// relation). MTP tensors pair by their index inside the MTP block.
+struct TensorPair {
+  std::string name_a, name_b;
+  RoleKind kind = RoleKind::other;
+  bool bias = false;
+  bool mtp = false;
+  int64_t layer = -1;   // A's layer (MTP: index in the block)
+  int64_t expert = -1;  // -1 for non-expert and stacked-expert tensors
+  ShapeStatus status = ShapeStatus::kEqual;
+  std::string relation;  // "" when equal
+  std::vector<uint64_t> shape_a, shape_b;
+};
+std::vector<TensorPair> tensor_pairs(const ArchSpec& a, const ArchSpec& b);
+
 // Documented distance (docs/arch.md): sum over size fields of |log2((a+1)/(b+1))| plus 1 for each differing
 // categorical choice. 0 for identical architectures. `terms` receives each non-zero term.
 double architecture_distance(const ArchSpec& a, const ArchSpec& b, nlohmann::json* terms = nullptr);
