@@ -491,3 +491,28 @@ TEST(SynthFamilyWrite, RefusesUnknownMembersAndExistingOutput) {
   prepare_output_dirs(jobs, {}, true);  // removes the old files
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "base" / "model.safetensors"));
 }
+
+// A model that fails half-way: the error reaches the caller and no file that looks complete is left behind.
+TEST(SynthFamilyWrite, AFailingTensorLeavesNoCheckpointBehind) {
+  class Failing final : public Model {
+   public:
+    Failing() : Model("failing", make_architecture("mixtral", Scale::tiny), Recipe{}) {}
+    double nominal_scale(const SynthTensor&) const override { return 0.02; }
+    json describe() const override { return json::object(); }
+    std::string relation() const override { return "test"; }
+
+   protected:
+    void generate(const SynthTensor& t, const uint64_t*, size_t n, float* out) const override {
+      if (t.layer == 2) throw IoError("layer 2", "simulated failure");
+      std::fill(out, out + n * t.cols(), 0.5f);
+    }
+  };
+  fromscratch::test::TempDir dir;
+  std::vector<CheckpointJob> jobs = {{(dir.path() / "m").string(), std::make_shared<Failing>()}};
+  WriteOptions wo;
+  wo.threads = 2;
+  wo.shard_bytes = 2'000'000;
+  EXPECT_THROW_MSG(write_checkpoints(jobs, wo), IoError, "simulated failure");
+  for (const auto& e : std::filesystem::directory_iterator(dir.path() / "m"))
+    ADD_FAILURE() << "left behind: " << e.path();
+}
