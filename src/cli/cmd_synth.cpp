@@ -134,6 +134,19 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
+// Refuses, before writing anything, a job that cannot fit on the file system that would hold `out` (a typo in
+// --layers at full width asks for terabytes).
+void check_space(const std::string& out, uint64_t bytes) {
+  fs::path p = fs::absolute(out);
+  while (!p.empty() && !fs::exists(p) && p != p.root_path()) p = p.parent_path();
+  std::error_code ec;
+  fs::space_info info = fs::space(p, ec);
+  if (ec) return;  // unknown: let the writes report it
+  if (bytes > info.available)
+    throw UsageError(str("the checkpoints need ", human_bytes(double(bytes)), " but ", p.string(), " has ",
+                         human_bytes(double(info.available)), " available"));
+}
+
 json written_to_json(const WrittenCheckpoint& w) {
   return {{"dir", w.dir}, {"files", w.files}, {"sharded", w.sharded}, {"tensors", w.tensors},
           {"tensor_bytes", w.tensor_bytes}, {"file_bytes", w.file_bytes}};
@@ -275,7 +288,9 @@ int run_family(Context& ctx, const Args& args) {
 
   const bool force = vm.count("force") > 0;
   run_collectively(ctx, [&] {
-    if (ctx.is_root()) prepare_output_dirs(jobs, {truth_path}, force);
+    if (!ctx.is_root()) return;
+    check_space(out, planned_tensor_bytes(jobs));
+    prepare_output_dirs(jobs, {truth_path}, force);
   });
   auto written = write_distributed(ctx, jobs, vm, "synth family");
   if (!ctx.is_root()) return kExitOk;
@@ -337,7 +352,9 @@ int run_model(Context& ctx, const Args& args) {
   }
   const bool force = vm.count("force") > 0;
   run_collectively(ctx, [&] {
-    if (ctx.is_root()) prepare_output_dirs(jobs, {meta_path}, force);
+    if (!ctx.is_root()) return;
+    check_space(out, bytes);
+    prepare_output_dirs(jobs, {meta_path}, force);
   });
   auto written = write_distributed(ctx, jobs, vm, "synth model");
   if (!ctx.is_root()) return kExitOk;

@@ -37,6 +37,8 @@ expect_rc 2 "$F" synth family --out "$work/x" --members fine-tuned,distilled
 expect_rc 2 "$F" synth family --out "$work/x" --kv-heads 5
 expect_rc 2 "$F" synth family --out "$work/x" --template llama --members upcycled
 expect_rc 2 "$F" synth family --out "$work/x" --same-init-rho 1.5
+expect_rc 2 "$F" synth model --out "$work/x" --scale full --layers 2000   # ~8 TB: more than the disk holds
+grep -q "available" "$work/err.txt"
 test ! -e "$work/x"   # refused before anything was written
 
 # ---- templates ----

@@ -135,6 +135,12 @@ TEST(SynthArchitecture, ScalesKeepShapeRules) {
   }
 }
 
+TEST(SynthArchitecture, DenseParentsAtFullWidth) {
+  // Mistral-7B has 7,241,732,096 parameters; the mixtral template's dense parent is that model.
+  EXPECT_EQ(total_parameters(dense_counterpart(make_architecture("mixtral", Scale::full), 1)), 7241732096u);
+  EXPECT_EQ(total_parameters(make_architecture("mistral", Scale::full)), 7241732096u);
+}
+
 TEST(SynthArchitecture, OverridesAndDenseCounterpart) {
   ArchOverrides o;
   o.num_layers = 2;
