@@ -6,7 +6,11 @@
 #include "fromscratch/synth/rng.hpp"
 
 // Two versions of each kernel: AVX2 where the CPU has it, baseline x86-64 (SSE2) otherwise. Both use the
-// same lane arithmetic below; neither enables FMA, so no operation is fused differently from rng.hpp.
+// same lane arithmetic below and neither enables FMA. That matters: GCC contracts a * b + c into one fused
+// operation by default in C++ (-ffp-contract=fast) wherever FMA is available, which changes the last bit of
+// some values. So no "avx512f"/"fma" clone here (measured: an avx512f clone changed the bytes), and a build
+// with -march=native writes other bytes than the default build (same statistics; test_synth_rng's
+// scalar-equals-vector test is the tripwire).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
 #define FROMSCRATCH_CLONES __attribute__((target_clones("avx2", "default")))
 #else
