@@ -227,13 +227,25 @@ int run_matrix(Context& ctx, const Args& args) {
   return kExitOk;
 }
 
+int run_corpus(Context& ctx, const Args& args) {
+  po::options_description opts("tokenizer corpus options");
+  po::positional_options_description pos;
+  po::variables_map vm;
+  if (!parse_command_line(ctx, "tokenizer corpus", "   (prints the built-in corpus as JSON lines, the --corpus format)",
+                          opts, pos, args, vm))
+    return kExitOk;
+  for (const auto& e : tk::builtin_corpus()) ctx.out() << json{{"category", e.category}, {"text", e.text}}.dump() << "\n";
+  return kExitOk;
+}
+
 void print_verbs(std::ostream& os) {
   os << "usage: fromscratch tokenizer <verb> [options]   (fromscratch tokenizer <verb> --help)\n\n"
         "verbs:\n"
         "  info     what a tokenizer file holds: format, vocabulary, merges, added tokens, pipeline\n"
         "  encode   token ids of text (JSON lines in, one id array per line out), exact to tokenizers.js\n"
         "  compare  pair metrics of two tokenizers: overlap, ids, merges, specials, pipeline, corpus\n"
-        "  matrix   all pairs over many tokenizers, classified and calibrated against independent pairs\n";
+        "  matrix   all pairs over many tokenizers, classified and calibrated against independent pairs\n"
+        "  corpus   the built-in multilingual corpus as JSON lines (the format --corpus reads)\n";
 }
 
 int run_tokenizer(Context& ctx, const Args& args) {
@@ -251,6 +263,7 @@ int run_tokenizer(Context& ctx, const Args& args) {
   if (verb == "info") return run_info(ctx, rest);
   if (verb == "compare") return run_compare(ctx, rest);
   if (verb == "matrix") return run_matrix(ctx, rest);
+  if (verb == "corpus") return run_corpus(ctx, rest);
   throw UsageError(str("tokenizer: unknown verb '", quote_untrusted(verb), "' (see fromscratch tokenizer --help)"));
 }
 

@@ -757,8 +757,9 @@ struct Encoder::Impl {
   static constexpr size_t kMaxCacheEntries = 1 << 16;
   static constexpr size_t kMaxCachedWordBytes = 256;
 
-  // Decoded bytes by output id, for reports.
+  // Decoded bytes by output id, for reports (see build_id_bytes).
   std::vector<std::string> id_bytes;
+  bool id_bytes_built = false;
   std::string empty;
 
   Stats stats;
@@ -809,12 +810,11 @@ struct Encoder::Impl {
     }
     pairs.build(tok.merges);
     out_id.resize(tok.vocab.size());
-    for (size_t id = 0; id < tok.vocab.size(); ++id) {
-      out_id[id] = static_cast<uint32_t>(id);
-      if (!tok.present[id]) continue;
-      auto a = added_by_text.find(tok.vocab[id]);
-      if (a != added_by_text.end()) out_id[id] = a->second->id;
-    }
+    for (size_t id = 0; id < tok.vocab.size(); ++id) out_id[id] = static_cast<uint32_t>(id);
+    // A vocabulary token spelled like an added token (or a normalized added token) is emitted with the added
+    // token's id; looking the few added spellings up in the vocabulary is cheaper than the converse.
+    for (const auto& [text, added] : added_by_text)
+      if (int64_t id = tok.token_to_id.find(tok.vocab, text); id >= 0) out_id[static_cast<size_t>(id)] = added->id;
     byte_symbol.fill(-1);
     for (int b = 0; b < 256; ++b) {
       std::string s;
@@ -839,13 +839,18 @@ struct Encoder::Impl {
     if (tok.bpe.unk_token) unk_out = output_id_of(*tok.bpe.unk_token);
     fuse_unk = tok.bpe.fuse_unk && unk_out >= 0;
 
-    // Decoded bytes per output id: model vocabulary, then added tokens (which stand for their own text).
+  }
+
+  // Decoded bytes per output id (model vocabulary, then added tokens, which stand for their own text). Built
+  // on first use: only the reports need it, not `encode`.
+  void build_id_bytes() {
     uint32_t max_id = tok.vocab.empty() ? 0 : static_cast<uint32_t>(tok.vocab.size() - 1);
     for (const auto& a : tok.added_tokens) max_id = std::max(max_id, a.id);
     id_bytes.assign(size_t{max_id} + 1, std::string());
     for (size_t id = 0; id < tok.vocab.size(); ++id)
       if (tok.present[id]) id_bytes[id] = token_bytes(tok.vocab[id], tok.spelling, tok.bpe.byte_fallback);
     for (const auto& a : tok.added_tokens) id_bytes[a.id] = a.content;
+    id_bytes_built = true;
   }
 
   // Appends the output ids of one unknown piece (a character or byte the vocabulary cannot spell).
@@ -1108,7 +1113,8 @@ std::vector<uint32_t> Encoder::encode(std::string_view text) {
 
 void Encoder::encode(std::string_view text, std::vector<uint32_t>& out) { impl_->encode(text, out); }
 
-const std::string& Encoder::id_bytes(uint32_t id) const {
+const std::string& Encoder::id_bytes(uint32_t id) {
+  if (!impl_->id_bytes_built) impl_->build_id_bytes();
   return id < impl_->id_bytes.size() ? impl_->id_bytes[id] : impl_->empty;
 }
 

@@ -391,12 +391,19 @@ void build_merges(Tokenizer& tok, std::vector<RawMerge>& raw, ProblemList& probl
     tok.merges.push_back({static_cast<uint32_t>(l), static_cast<uint32_t>(r), static_cast<uint32_t>(res)});
     tok.merge_lines.push_back(std::move(m.line));
   }
-  // Duplicate pairs, counted by sorting the packed (left, right) keys.
-  std::vector<uint64_t> keys;
-  keys.reserve(tok.merges.size());
-  for (const Merge& mg : tok.merges) keys.push_back((uint64_t(mg.left) << 32) | mg.right);
-  std::sort(keys.begin(), keys.end());
-  for (size_t i = 1; i < keys.size(); ++i) tok.duplicate_merges += keys[i] == keys[i - 1] ? 1 : 0;
+  // Duplicate pairs, counted with an open-addressing set of the packed (left, right) keys. A pair never
+  // packs to ~0 (ids are below 2^24), so ~0 marks an empty slot.
+  size_t cap = 16;
+  while (cap < tok.merges.size() * 2) cap <<= 1;
+  std::vector<uint64_t> slots(cap, ~uint64_t{0});
+  for (const Merge& mg : tok.merges) {
+    uint64_t key = (uint64_t(mg.left) << 32) | mg.right;
+    uint64_t h = key * 0x9E3779B97F4A7C15ULL;
+    size_t i = static_cast<size_t>(h >> 20) & (cap - 1);
+    while (slots[i] != ~uint64_t{0} && slots[i] != key) i = (i + 1) & (cap - 1);
+    if (slots[i] == key) ++tok.duplicate_merges;
+    else slots[i] = key;
+  }
 }
 
 bool get_bool(const json& obj, const char* key, bool fallback, ProblemList& problems, const std::string& entry) {

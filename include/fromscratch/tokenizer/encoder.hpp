@@ -34,8 +34,9 @@ class Encoder {
   std::vector<uint32_t> encode(std::string_view text);
   void encode(std::string_view text, std::vector<uint32_t>& out);
 
-  // Decoded bytes of an output id (model vocabulary or added token); empty for unknown ids.
-  const std::string& id_bytes(uint32_t id) const;
+  // Decoded bytes of an output id (model vocabulary or added token); empty for unknown ids. The table is
+  // built on the first call.
+  const std::string& id_bytes(uint32_t id);
   // Whether a leading space is added to the text (Prepend '▁' normalizer, Metaspace, ByteLevel prefix space).
   bool adds_prefix_space() const;
 
