@@ -122,8 +122,9 @@ TEST(ArchParams, InventoryMatchesEveryRealShardIndex) {
     EXPECT_EQ(bytes, meta["total_size"].get<uint64_t>());
     ++checked_bytes;
     // The REAP checkpoint states its parameter count too.
-    if (meta.contains("total_parameters"))
+    if (meta.contains("total_parameters")) {
       EXPECT_EQ(count_params(spec).total_params, meta["total_parameters"].get<uint64_t>());
+    }
   }
   EXPECT_GE(checked_names, 17);
   EXPECT_GE(checked_bytes, 14);

@@ -29,6 +29,9 @@ void note_alloc(int64_t n) {
 }
 }  // namespace
 
+// GCC cannot see that the size header belongs to the block it frees; the pairing is correct by construction.
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void* operator new(std::size_t n) {
   // Size header in front of the block so delete knows what to subtract.
   auto* p = static_cast<std::size_t*>(std::malloc(n + 16));
