@@ -143,7 +143,7 @@ class StreamingSax : public nlohmann::json_sax<json> {
   bool end_array() override { return end_container(); }
 
   bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& ex) override {
-    syntax_error = str("byte offset ", position, ": ", ex.what());
+    if (syntax_error.empty()) syntax_error = str("malformed JSON at byte offset ", position, ": ", ex.what());
     return false;
   }
 
@@ -212,6 +212,10 @@ class StreamingSax : public nlohmann::json_sax<json> {
   }
 
   bool start_container(bool is_object) {
+    if (frames_.size() >= kMaxJsonDepth) {
+      syntax_error = str("JSON nested deeper than ", kMaxJsonDepth, " levels");
+      return false;
+    }
     Mode mode = top_mode();
     if (mode == Mode::kSkip) {
       frames_.push_back({Mode::kSkip, nullptr, false, {}});
@@ -318,9 +322,7 @@ class StreamingSax : public nlohmann::json_sax<json> {
 void run_sax(std::string_view text, StreamingSax& sax, const std::string& file) {
   bool ok = json::sax_parse(text.begin(), text.end(), &sax, nlohmann::json::input_format_t::json, true);
   if (!ok || !sax.syntax_error.empty())
-    throw FormatError(Problem{file, "", "", "", "", str("malformed JSON at ", sax.syntax_error.empty()
-                                                                                 ? std::string("unknown position")
-                                                                                 : sax.syntax_error)});
+    throw FormatError(Problem{file, "", "", "", "", sax.syntax_error.empty() ? "malformed JSON" : sax.syntax_error});
 }
 
 // Fills tok.vocab / present / token_to_id from the streamed entries, recording duplicates and holes.

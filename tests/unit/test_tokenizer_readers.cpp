@@ -95,9 +95,11 @@ TEST(TokenizerJsonErrors, DuplicateIdsAndTokens) {
 
 TEST(TokenizerJsonErrors, IdsOutOfRangeOrNotIntegers) {
   EXPECT_THROW_MSG(parse_tokenizer_json(small_json(R"({"a":-1})", "[]"), "r.json"), FormatError,
-                   "r.json: entry 'model.vocab['a']': id = -1: token id out of range (limit: 0 .. 16777215)");
+                   "r.json: entry 'model.vocab['a']': id = -1: token id out of range (limit: 0 .. 4194303)");
   EXPECT_THROW_MSG(parse_tokenizer_json(small_json(R"({"a":99999999999})", "[]"), "r.json"), FormatError,
                    "id = 99999999999");
+  EXPECT_THROW_MSG(parse_tokenizer_json(small_json(R"({"a":18446744073709551615})", "[]"), "r.json"), FormatError,
+                   "id = 18446744073709551615");
   EXPECT_THROW_MSG(parse_tokenizer_json(small_json(R"({"a":1.5})", "[]"), "r.json"), FormatError,
                    "token id is not an integer");
   EXPECT_THROW_MSG(parse_tokenizer_json(small_json(R"({"a":[1]})", "[]"), "r.json"), FormatError,
@@ -130,6 +132,12 @@ TEST(TokenizerJsonErrors, InvalidUtf8AndEmptyVocabulary) {
                    "empty.json: entry 'model.vocab': value {}: empty vocabulary");
   EXPECT_THROW_MSG(parse_tokenizer_json("[]", "arr.json"), FormatError, "not a JSON object");
   EXPECT_THROW_MSG(parse_tokenizer_json(R"({"version":"1"})", "nomodel.json"), FormatError, "has no model object");
+}
+
+TEST(TokenizerJsonErrors, DeepNestingIsRefused) {
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  std::string doc = R"({"pre_tokenizer":)" + deep + R"(,"model":{"type":"BPE","vocab":{"a":0},"merges":[]}})";
+  EXPECT_THROW_MSG(parse_tokenizer_json(doc, "deep.json"), FormatError, "nested deeper than 64 levels");
 }
 
 TEST(TokenizerJsonErrors, AllProblemsOfAFileAreReportedTogether) {

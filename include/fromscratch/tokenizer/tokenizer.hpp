@@ -24,10 +24,13 @@
 
 namespace fromscratch::tokenizer {
 
-// Upper bound on vocabulary ids and merge counts: far above any real tokenizer (the largest today are ~260k),
-// low enough that a hostile file cannot make us allocate gigabytes from one number.
-inline constexpr uint32_t kMaxVocabularyId = 1u << 24;
-inline constexpr size_t kMaxMerges = size_t{1} << 24;
+// Upper bounds on vocabulary ids and merge counts: 16x above any real tokenizer (the largest today hold ~260k
+// tokens and ~580k merges), low enough that one hostile number cannot make us allocate more than ~150 MB.
+inline constexpr uint32_t kMaxVocabularyId = 1u << 22;
+inline constexpr size_t kMaxMerges = size_t{1} << 23;
+// Nesting deeper than this is refused (real tokenizer.json files nest fewer than 10 levels); the pipeline
+// code walks these trees recursively.
+inline constexpr size_t kMaxJsonDepth = 64;
 // A tokenizer.json larger than this is refused before it is read (the largest real one, Gemma-3, is 33 MB).
 inline constexpr uint64_t kMaxTokenizerFileBytes = uint64_t{1} << 30;
 
