@@ -128,7 +128,9 @@ json pair_json(const PairMetrics& m, const Classification& c) {
   j["b"] = m.name_b;
   j["class"] = std::string(to_string(c.cls));
   j["class_reason"] = c.reason;
-  j["original_reading"] = original_reading(m.raw.overlap_of_base);
+  // The original project's formula exactly: get_vocab() (vocabulary and added tokens), divided by the base.
+  j["original_reading"] = original_reading(m.with_added.overlap_of_base);
+  j["original_reading_overlap"] = m.with_added.overlap_of_base;
   j["original_thresholds"] = kOriginalThresholds;
   j["caveat"] = kTokenizerCaveat;
   j["vocabulary"] = overlap_json(m.raw);
@@ -199,8 +201,8 @@ std::string pair_text(const json& p) {
   os << "tokenizer compare: A = " << a << "\n                   B = " << b << "  (B is read as the base)\n\n";
   os << "class              " << p["class"].get<std::string>() << ": " << p["class_reason"].get<std::string>() << "\n";
   const json& v = p["vocabulary"];
-  os << "original reading   " << p["original_reading"].get<std::string>() << " [overlap of B's vocabulary "
-     << percent(v["overlap_of_base"]) << "]\n\n";
+  os << "original reading   " << p["original_reading"].get<std::string>() << " [overlap of B's vocabulary with added "
+     << "tokens " << percent(p["original_reading_overlap"]) << "]\n\n";
   os << "vocabulary (model vocabulary)          A            B\n";
   os << "  tokens                      " << std::setw(12) << v["size_a"].get<size_t>() << " " << std::setw(12)
      << v["size_b"].get<size_t>() << "\n";
@@ -364,6 +366,7 @@ json matrix_json(const Matrix& mx) {
     e["index_b"] = p.b;
     // In the matrix no side is the presumed base: the reading uses the share of the smaller vocabulary.
     e["original_reading"] = p.original_reading;
+    e["original_reading_overlap"] = p.metrics.raw.overlap_of_smaller;
     json cal = json::array();
     for (const auto& c : p.calibration)
       cal.push_back({{"metric", c.metric},

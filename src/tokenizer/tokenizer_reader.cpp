@@ -813,7 +813,9 @@ void attach_added_tokens_json(Tokenizer& tok, std::string_view text, const std::
       AddedToken t;
       t.content = content;
       t.id = static_cast<uint32_t>(id.get<int64_t>());
-      t.special = true;
+      // added_tokens.json does not say which tokens are special (special_tokens_map.json does, by role); they
+      // are matched in the raw text either way, since this format has no normalizer.
+      t.special = false;
       tok.added_tokens.push_back(std::move(t));
     }
   problems.throw_if_any();
