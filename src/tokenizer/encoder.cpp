@@ -755,6 +755,7 @@ struct Encoder::Impl {
   std::unordered_map<std::string, std::pair<uint32_t, uint32_t>, StringHash, std::equal_to<>> cache;
   std::vector<uint32_t> cache_ids;
   static constexpr size_t kMaxCacheEntries = 1 << 16;
+  static constexpr size_t kMaxTextBytes = size_t{1} << 30;
   static constexpr size_t kMaxCachedWordBytes = 256;
 
   // Decoded bytes by output id, for reports (see build_id_bytes).
@@ -1041,6 +1042,9 @@ struct Encoder::Impl {
 
   void encode(std::string_view input, std::vector<uint32_t>& out) {
     out.clear();
+    // Piece offsets are 32-bit; one text is bounded well below that (texts are lines or documents, not corpora).
+    if (input.size() > kMaxTextBytes)
+      throw Error(str("text of ", input.size(), " bytes exceeds the limit of one encode call (", kMaxTextBytes, " bytes)"));
     std::string text;
     sanitize_utf8(input, text);
     if (unnormalized.empty()) {
