@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages fromscratch needs, skipping those already present.
 # CUDA and NCCL are optional (used when /usr/local/cuda exists) and are not installed here.
 set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
 packages=(
   build-essential cmake ninja-build pkg-config git
   libopenmpi-dev openmpi-bin                      # MPI
@@ -9,7 +10,7 @@ packages=(
   libboost-program-options-dev nlohmann-json3-dev  # CLI, JSON
   libssl-dev libxxhash-dev                         # SHA-256, xxh3
   libeigen3-dev liblapack-dev                      # linear algebra
-  libpcre2-dev                                     # Unicode regex for tokenizer pre-tokenizers
+  libpcre2-dev libicu-dev                          # Unicode regex and normalization for tokenizers
   libgtest-dev googletest                          # tests
   python3 python3-numpy python3-h5py python3-xxhash  # independent checks of digests and HDF5 output, NumPy baselines
   clang libclang-rt-14-dev                         # libFuzzer targets
@@ -18,10 +19,20 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js runs tokenizers.js, the reference encoder of the tokenizer cross-check and benchmark.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The reference tokenizer library (pinned by bench/tokenizer/package-lock.json). Without the npm registry the
+# cross-check test reports itself skipped; nothing else needs it.
+if [ ! -d "$root/bench/tokenizer/node_modules/@huggingface/tokenizers" ]; then
+  (cd "$root/bench/tokenizer" && npm ci --silent --no-audit --no-fund) \
+    || echo "warning: npm ci in bench/tokenizer failed; the tokenizers.js cross-check will be skipped"
 fi
