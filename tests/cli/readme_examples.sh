@@ -23,7 +23,9 @@ while IFS= read -r line; do
     echo "skipped (../shared/data absent): $line"; continue
   fi
   echo "+ $line"
-  bash -o pipefail -c "$line" > "$work/out.txt" 2>&1 || { cat "$work/out.txt"; echo "README example failed: $line"; exit 1; }
+  bash -o pipefail -c "$line" < /dev/null > "$work/out.txt" 2>&1 || { cat "$work/out.txt"; echo "README example failed: $line"; exit 1; }
   n=$((n + 1))
 done <<< "$blocks"
+want=$(grep -c . <<< "$blocks")
+[ "$n" -eq "$want" ] || [ ! -d "$shared/models" ] || { echo "only $n of $want example commands ran"; exit 1; }
 echo "readme_examples: $n commands ran"
