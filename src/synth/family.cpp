@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "fromscratch/core/checked_math.hpp"
 #include "fromscratch/core/dtype.hpp"
 #include "fromscratch/core/errors.hpp"
 #include "fromscratch/core/parallel.hpp"
@@ -56,6 +57,14 @@ std::set<std::string> inherited_components(const std::string& relation, const Re
   if (relation == "norm-only") return {"norms"};
   if (relation == "same-init") return {"init"};
   return {};
+}
+
+// Width of the dense MLP that `segments` experts are cut from; a UsageError when it overflows.
+uint64_t upcycled_width(const Architecture& a, uint64_t segments) {
+  if (segments == 0 || segments > 1024) throw UsageError(str("upcycle segments = ", segments, " (limit: 1..1024)"));
+  auto w = checked_mul(segments, a.expert_width);
+  if (!w) throw UsageError("upcycled dense width overflows");
+  return *w;
 }
 
 }  // namespace
@@ -112,7 +121,7 @@ Family build_family(const FamilySpec& spec) {
       m.model = make_generated(name, f.arch, spec.recipe, o);
     } else if (name == "dense") {
       Architecture moe = f.arch;
-      moe.intermediate_size = p.upcycle.segments * moe.expert_width;
+      moe.intermediate_size = upcycled_width(f.arch, p.upcycle.segments);
       GeneratedOptions o;
       o.noise_seed = o.latent_seed = m.seed;
       o.relation = "independent";
@@ -127,7 +136,7 @@ Family build_family(const FamilySpec& spec) {
       m.model = make_expert_permuted(name, parent, m.seed);
     } else if (name == "upcycled") {
       Architecture moe = f.arch;
-      moe.intermediate_size = p.upcycle.segments * moe.expert_width;
+      moe.intermediate_size = upcycled_width(f.arch, p.upcycle.segments);
       if (moe.layout == Layout::mixtral) moe.intermediate_size = moe.expert_width;
       moe.validate();
       if (moe.layout == Layout::mixtral && p.upcycle.segments != 1)
@@ -324,6 +333,10 @@ std::vector<WrittenCheckpoint> write_checkpoints(const std::vector<CheckpointJob
           items.push_back({job.model.get(), &t, writer.get(), index, b, std::min(rows, b + step)});
         pl.result.tensor_bytes += t.spec.byte_size();
       }
+      // Readers (the reference included) refuse headers over 100 MB: tens of thousands of experts in one file.
+      if (writer->layout().prefix.size() > 100'000'000)
+        throw UsageError(str(job.dir, "/", file, ": the header would be ", writer->layout().prefix.size(),
+                             " bytes, over the 100 MB readers accept; use a smaller --shard-size or fewer experts"));
       pl.result.files.push_back(file);
       pl.result.file_bytes += writer->layout().file_size();
       pl.shards.push_back({std::move(writer), file});

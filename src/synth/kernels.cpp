@@ -17,6 +17,11 @@
 #define FROMSCRATCH_CLONES
 #endif
 
+// The 8-lane helpers below take and return 32-byte vectors; without AVX (the baseline clone, sanitizer
+// builds) GCC warns that such a signature's ABI differs from AVX code. They are file-local and inlined, so
+// no such value ever crosses a call boundary between differently compiled code.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace fromscratch::synth::kernels {
 
 namespace {

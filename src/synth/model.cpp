@@ -944,18 +944,34 @@ class RetokenizedModel final : public DerivedModel {
  protected:
   void generate(const SynthTensor& t, const uint64_t* ids, size_t n, float* out) const override {
     if (is_vocab_matrix(t.kind)) {
+      // Rows copied from the parent and new rows, each generated in one batch, then put in place.
       const SynthTensor& pt = parent_->tensor(t.spec.name);
       const uint64_t cols = t.cols();
+      std::vector<uint64_t> copied_ids, copied_src, new_ids;
+      std::vector<size_t> copied_at, new_at;
       for (size_t i = 0; i < n; ++i) {
         int64_t src = token_map_[ids[i]];
-        float* o = out + i * cols;
         if (src >= 0) {
-          uint64_t s = uint64_t(src);
-          parent_->rows(pt, &s, 1, o);
-          add_noise(t, "shared-row", ids + i, 1, p_.shared_row_noise * parent_->nominal_scale(pt), o);
+          copied_ids.push_back(ids[i]);
+          copied_src.push_back(uint64_t(src));
+          copied_at.push_back(i);
         } else {
-          fresh_->rows(t, ids + i, 1, o);
+          new_ids.push_back(ids[i]);
+          new_at.push_back(i);
         }
+      }
+      std::vector<float> tmp(std::max(copied_ids.size(), new_ids.size()) * cols);
+      if (!copied_ids.empty()) {
+        parent_->rows(pt, copied_src.data(), copied_src.size(), tmp.data());
+        add_noise(t, "shared-row", copied_ids.data(), copied_ids.size(), p_.shared_row_noise * parent_->nominal_scale(pt),
+                  tmp.data());
+        for (size_t k = 0; k < copied_at.size(); ++k)
+          std::copy(tmp.begin() + k * cols, tmp.begin() + (k + 1) * cols, out + copied_at[k] * cols);
+      }
+      if (!new_ids.empty()) {
+        fresh_->rows(t, new_ids.data(), new_ids.size(), tmp.data());
+        for (size_t k = 0; k < new_at.size(); ++k)
+          std::copy(tmp.begin() + k * cols, tmp.begin() + (k + 1) * cols, out + new_at[k] * cols);
       }
       return;
     }
