@@ -208,6 +208,25 @@ TEST_F(SynthFamily, MatricesAreHeavyTailedWithOutlierEmbeddingColumns) {
   EXPECT_NE(outliers, other);
 }
 
+// The model's hidden basis shows in every matrix that reads the residual stream: column norms of q_proj and
+// of an expert's up_proj, layers apart, follow the same per-dimension profile; another model's do not.
+TEST_F(SynthFamily, HiddenProfileIsSharedAcrossTensorsOfOneModelOnly) {
+  auto column_norms = [](const Reader& r, const std::string& name) {
+    auto v = r.values(name);
+    auto shape = r.shape(name);
+    std::vector<double> c(shape[1], 0.0);
+    for (uint64_t i = 0; i < shape[0]; ++i)
+      for (uint64_t j = 0; j < shape[1]; ++j) c[j] += v[i * shape[1] + j] * v[i * shape[1] + j];
+    for (double& x : c) x = std::log(x);
+    return c;
+  };
+  auto q = column_norms(member("base"), layer(1, "self_attn.q_proj.weight"));
+  auto up = column_norms(member("base"), layer(3, "mlp.experts.4.up_proj.weight"));
+  auto other = column_norms(member("independent"), layer(3, "mlp.experts.4.up_proj.weight"));
+  EXPECT_GT(Stats::pearson(q, up), 0.3);
+  EXPECT_LT(std::abs(Stats::pearson(q, other)), 0.2);
+}
+
 TEST_F(SynthFamily, FineTunedKeepsDeepValuesBitIdenticalAndChangesEarlyOnes) {
   const auto& base = member("base");
   const auto& ft = member("fine-tuned");
