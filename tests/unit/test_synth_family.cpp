@@ -188,7 +188,7 @@ TEST_F(SynthFamily, NormsCorrelateBetweenLayersWithinAModelOnly) {
 
 TEST_F(SynthFamily, MatricesAreHeavyTailedWithOutlierEmbeddingColumns) {
   const auto& a = member("base");
-  for (const std::string name : {layer(1, "self_attn.q_proj.weight"), layer(2, "mlp.experts.3.down_proj.weight"),
+  for (const std::string& name : {layer(1, "self_attn.q_proj.weight"), layer(2, "mlp.experts.3.down_proj.weight"),
                                  std::string("model.embed_tokens.weight")})
     EXPECT_GT(Stats::excess_kurtosis(a.values(name)), 1.0) << name;  // a normal has 0, Laplace 3
   // The outlier ("massive activation") dimensions truth.json names have the largest embedding columns.
@@ -234,8 +234,9 @@ TEST_F(SynthFamily, FineTunedKeepsDeepValuesBitIdenticalAndChangesEarlyOnes) {
   for (const std::string rest : {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "mlp.experts.0.up_proj.weight",
                                  "mlp.gate.weight", "input_layernorm.weight", "post_attention_layernorm.weight"}) {
     EXPECT_GT(identical_fraction(base.raw(layer(deep, rest)), ft.raw(layer(deep, rest))), 0.99) << rest;
-    if (rest.find("norm") == std::string::npos)  // norm entries are far from zero: they change less
+    if (rest.find("norm") == std::string::npos) {  // norm entries are far from zero: they change less
       EXPECT_LT(identical_fraction(base.raw(layer(0, rest)), ft.raw(layer(0, rest))), 0.5) << rest;
+    }
     EXPECT_GT(Stats::pearson(base.values(layer(0, rest)), ft.values(layer(0, rest))), 0.999) << rest;
   }
   EXPECT_NE(base.raw(layer(deep, "self_attn.q_proj.weight")), ft.raw(layer(deep, "self_attn.q_proj.weight")));
@@ -290,7 +291,7 @@ TEST_F(SynthFamily, ExpertPermutedIsAnExactPermutationOfExpertsRoutersAndNeurons
   // The digest a matcher would use agrees: row multisets of router and gate matrices are unchanged.
   const Checkpoint& cb = base.checkpoint();
   const Checkpoint& cp = perm.checkpoint();
-  for (const std::string name : {layer(1, "mlp.gate.weight"), layer(1, "mlp.shared_experts.up_proj.weight")}) {
+  for (const std::string& name : {layer(1, "mlp.gate.weight"), layer(1, "mlp.shared_experts.up_proj.weight")}) {
     size_t ib = size_t(cb.find(name) - cb.tensors.data()), ip = size_t(cp.find(name) - cp.tensors.data());
     auto db = hash_tensors(cb, {ib}, 1, {}), dp = hash_tensors(cp, {ip}, 1, {});
     EXPECT_EQ(db[0].row_multiset, dp[0].row_multiset) << name;
@@ -421,7 +422,7 @@ TEST_F(SynthFamily, TruthNamesEveryMemberParentAndExpectedVerdict) {
 // count irrelevant to the bytes.
 TEST_F(SynthFamily, RowsAreIndependentOfHowATensorIsSplit) {
   for (const auto& m : family_->members) {
-    for (const std::string name : {layer(1, "mlp.experts.3.down_proj.weight"), layer(2, "mlp.gate.weight"),
+    for (const std::string& name : {layer(1, "mlp.experts.3.down_proj.weight"), layer(2, "mlp.gate.weight"),
                                    std::string("model.embed_tokens.weight"), layer(1, "input_layernorm.weight")}) {
       if (!m.model->find(name)) continue;  // the dense member has no experts or router
       const SynthTensor& t = m.model->tensor(name);
