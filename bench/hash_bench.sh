@@ -4,7 +4,7 @@
 # Writes (once) a real-width Solar-Open checkpoint with `fromscratch synth` (1 decoder layer + embeddings +
 # lm_head = 7.43 GB, in 2 GB shards), then measures, on the same files:
 #   page cache: sha256sum (one process), cat (raw read), fromscratch hash with 1 and 2 threads, the Python way
-#   cold:       dd (raw sequential read), fromscratch hash with 2 threads, sha256sum
+#   cold:       dd (raw sequential read; also two dd streams at once), fromscratch hash with 2 threads, sha256sum
 # Cold means the shards were evicted from the page cache (posix_fadvise DONTNEED, checked with fincore).
 # Prints a table and writes bench/out/hash_bench.json. Not a test: timings on shared machines are noisy.
 # Usage: bench/hash_bench.sh [BUILD_DIR]
@@ -39,6 +39,10 @@ t[fs2]=$(seconds "$FS" hash "$CK" --threads 2)
 t[python]=$(seconds $PY bench/python_hash_baseline.py "${files[@]}")
 evict; cold1=$(cached_pct)
 t[dd_cold]=$(seconds sh -c "for f in ${files[*]}; do dd if=\$f of=/dev/null bs=8M status=none; done")
+# The same files read by two dd streams at once (half the shards each): the device's rate at queue depth 2,
+# which is what two hashing threads can reach.
+evict; t[dd_cold_2streams]=$(seconds sh -c "(for f in ${files[*]:0:${#files[@]}/2}; do dd if=\$f of=/dev/null bs=8M status=none; done) &
+  (for f in ${files[*]:${#files[@]}/2}; do dd if=\$f of=/dev/null bs=8M status=none; done) & wait")
 evict; cold2=$(cached_pct)
 t[fs2_cold]=$(seconds "$FS" hash "$CK" --threads 2)
 evict
@@ -49,7 +53,7 @@ ratio() { echo "${t[$2]} / ${t[$1]}" | bc -l; }
 printf '# %s bytes (%s shards) of real-width Solar-Open BF16 tensors; cache after eviction: %s%% / %s%%\n' \
   "$bytes" "${#files[@]}" "$cold1" "$cold2"
 printf '%-34s %8s %8s\n' "measurement" "seconds" "GB/s"
-for k in sha256sum cat_cached fs1 fs2 python dd_cold fs2_cold sha256sum_cold; do
+for k in sha256sum cat_cached fs1 fs2 python dd_cold dd_cold_2streams fs2_cold sha256sum_cold; do
   printf '%-34s %8.2f %8.2f\n' "$k" "${t[$k]}" "$(rate "$k")"
 done
 printf '\nratios\n'
@@ -57,6 +61,7 @@ printf '  fromscratch 2 threads / sha256sum (page cache):      %.2fx  (goal >= 1
 printf '  fromscratch 1 thread  / sha256sum (page cache):      %.2fx\n' "$(ratio fs1 sha256sum)"
 printf '  fromscratch 2 threads / Python hashlib+xxhash:       %.2fx\n' "$(ratio fs2 python)"
 printf '  fromscratch 2 threads cold / dd cold (read limit):   %.2f   (goal >= 0.90)\n' "$(ratio fs2_cold dd_cold)"
+printf '  fromscratch 2 threads cold / 2 dd streams cold:      %.2f\n' "$(ratio fs2_cold dd_cold_2streams)"
 printf '  fromscratch 2 threads cached / cat cached:           %.2f\n' "$(ratio fs2 cat_cached)"
 {
   echo "{\"bytes\": $bytes, \"shards\": ${#files[@]}, \"cache_after_eviction_pct\": [$cold1, $cold2], \"seconds\": {"
