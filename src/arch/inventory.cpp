@@ -11,27 +11,9 @@ namespace fromscratch::arch {
 
 using nlohmann::json;
 
-std::optional<RoleKind> bias_role_kind(RoleKind k) {
-  switch (k) {
-    case RoleKind::attn_q: return RoleKind::attn_q_bias;
-    case RoleKind::attn_k: return RoleKind::attn_k_bias;
-    case RoleKind::attn_v: return RoleKind::attn_v_bias;
-    case RoleKind::attn_o: return RoleKind::attn_o_bias;
-    case RoleKind::attn_qkv_fused: return RoleKind::attn_qkv_fused_bias;
-    case RoleKind::router: return RoleKind::router_bias;
-    case RoleKind::expert_gate_up_fused: return RoleKind::expert_gate_up_fused_bias;
-    case RoleKind::expert_down: return RoleKind::expert_down_bias;
-    case RoleKind::input_norm: return RoleKind::input_norm_bias;
-    case RoleKind::post_attn_norm: return RoleKind::post_attn_norm_bias;
-    case RoleKind::final_norm: return RoleKind::final_norm_bias;
-    case RoleKind::lm_head: return RoleKind::lm_head_bias;
-    default: return std::nullopt;
-  }
-}
-
 std::string role_label(RoleKind kind, bool bias) {
   if (!bias) return std::string(role_kind_name(kind));
-  if (auto b = bias_role_kind(kind)) return std::string(role_kind_name(*b));
+  if (auto b = bias_kind_of(kind)) return std::string(role_kind_name(*b));
   return str(role_kind_name(kind), ".bias");
 }
 

@@ -610,23 +610,6 @@ bool is_mtp_only_kind(RoleKind k) {
   }
 }
 
-std::optional<RoleKind> bias_kind_of(RoleKind k) {
-  switch (k) {
-    case RoleKind::attn_q: return RoleKind::attn_q_bias;
-    case RoleKind::attn_k: return RoleKind::attn_k_bias;
-    case RoleKind::attn_v: return RoleKind::attn_v_bias;
-    case RoleKind::attn_o: return RoleKind::attn_o_bias;
-    case RoleKind::attn_qkv_fused: return RoleKind::attn_qkv_fused_bias;
-    case RoleKind::router: return RoleKind::router_bias;
-    case RoleKind::expert_gate_up_fused: return RoleKind::expert_gate_up_fused_bias;
-    case RoleKind::expert_down: return RoleKind::expert_down_bias;
-    case RoleKind::input_norm: return RoleKind::input_norm_bias;
-    case RoleKind::post_attn_norm: return RoleKind::post_attn_norm_bias;
-    case RoleKind::final_norm: return RoleKind::final_norm_bias;
-    case RoleKind::lm_head: return RoleKind::lm_head_bias;
-    default: return std::nullopt;
-  }
-}
 
 // Where a module sits, for reasons: "in layer 3", or `outside_layers` ("at top level", ...). Built only on
 // the failure paths, so classifying a good name allocates nothing.
@@ -855,6 +838,24 @@ std::string describe_role(const TensorRole& r) {
   if (r.storage == TensorStorage::packed_int) s += " storage=packed_int";
   if (!r.reason.empty()) s += str(" (", r.reason, ")");
   return s;
+}
+
+std::optional<RoleKind> bias_kind_of(RoleKind k) {
+  switch (k) {
+    case RoleKind::attn_q: return RoleKind::attn_q_bias;
+    case RoleKind::attn_k: return RoleKind::attn_k_bias;
+    case RoleKind::attn_v: return RoleKind::attn_v_bias;
+    case RoleKind::attn_o: return RoleKind::attn_o_bias;
+    case RoleKind::attn_qkv_fused: return RoleKind::attn_qkv_fused_bias;
+    case RoleKind::router: return RoleKind::router_bias;
+    case RoleKind::expert_gate_up_fused: return RoleKind::expert_gate_up_fused_bias;
+    case RoleKind::expert_down: return RoleKind::expert_down_bias;
+    case RoleKind::input_norm: return RoleKind::input_norm_bias;
+    case RoleKind::post_attn_norm: return RoleKind::post_attn_norm_bias;
+    case RoleKind::final_norm: return RoleKind::final_norm_bias;
+    case RoleKind::lm_head: return RoleKind::lm_head_bias;
+    default: return std::nullopt;
+  }
 }
 
 }  // namespace fromscratch

@@ -163,7 +163,7 @@ TEST(ArchParams, RolesAgreeWithTheSharedClassifier) {
     size_t mismatches = 0;
     for (const auto& t : tensor_inventory(e.spec)) {
       TensorRole r = classify_tensor(t.name, fam, static_cast<int>(e.spec.num_layers));
-      RoleKind want = t.bias ? bias_role_kind(t.kind).value_or(RoleKind::other) : t.kind;
+      RoleKind want = t.bias ? bias_kind_of(t.kind).value_or(RoleKind::other) : t.kind;
       if (want == RoleKind::other) continue;  // biases without a shared kind (dense MLP, MLA)
       ++compared;
       // The classifier names MTP tensors of the ordinary decoder kinds with is_mtp set.

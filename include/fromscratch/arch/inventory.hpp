@@ -24,8 +24,6 @@ namespace fromscratch::arch {
 // construction; the tests check that classify_tensor() agrees on every tensor of every catalog model. A
 // bias carries its weight's kind and TensorSpec::bias, because RoleKind has bias kinds for only some
 // weights (dense-MLP and MLA biases have none).
-// The bias kind of a weight kind where RoleKind defines one, else nullopt.
-std::optional<RoleKind> bias_role_kind(RoleKind weight_kind);
 // "attn_q", "attn_q_bias", "dense_gate.bias" (no bias kind defined): the name outputs use.
 std::string role_label(RoleKind kind, bool bias);
 

@@ -194,4 +194,8 @@ std::string_view role_group(RoleKind k);
 // "expert_gate layer=3 expert=5", "attn_q layer=61 mtp=0", "other (reason)": for messages and tests.
 std::string describe_role(const TensorRole& r);
 
+// The bias kind belonging to a weight kind (attn_q -> attn_q_bias, router -> router_bias, ...), where RoleKind
+// defines one; nullopt otherwise (dense-MLP and MLA biases have no kind of their own).
+std::optional<RoleKind> bias_kind_of(RoleKind weight_kind);
+
 }  // namespace fromscratch
