@@ -27,12 +27,6 @@ namespace {
 using json = nlohmann::json;
 using ordered_json = nlohmann::ordered_json;
 
-std::string folder_of(const std::string& path) {
-  std::filesystem::path p(path);
-  if (std::filesystem::is_directory(p)) return p.string();
-  return p.has_parent_path() ? p.parent_path().string() : ".";
-}
-
 int run_hash(Context& ctx, const Args& args) {
   po::options_description opts("hash options");
   std::string h5;
@@ -66,7 +60,7 @@ int run_hash(Context& ctx, const Args& args) {
   ConfigHint hint;
   run_collectively(ctx, [&] {
     ck = open_checkpoint(path);
-    hint = read_config_hint(folder_of(path));
+    hint = read_config_hint(checkpoint_folder(path));
   });
 
   // The same deterministic plan on every rank: no communication needed to agree on it.

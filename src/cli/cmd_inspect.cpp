@@ -11,12 +11,6 @@
 namespace fromscratch::cli {
 namespace {
 
-std::string folder_of(const std::string& path) {
-  std::filesystem::path p(path);
-  if (std::filesystem::is_directory(p)) return p.string();
-  return p.has_parent_path() ? p.parent_path().string() : ".";
-}
-
 int run_inspect(Context& ctx, const Args& args) {
   po::options_description opts("inspect options");
   std::string h5;
@@ -39,7 +33,7 @@ int run_inspect(Context& ctx, const Args& args) {
   // Headers are small: every rank reads them (so a later data step could use them), only rank 0 prints.
   nlohmann::json inv;
   run_collectively(ctx, [&] {
-    ConfigHint hint = read_config_hint(folder_of(path));
+    ConfigHint hint = read_config_hint(checkpoint_folder(path));
     if (vm.count("index-only")) {
       std::string index_path = path;
       if (std::filesystem::is_directory(path)) {

@@ -355,4 +355,11 @@ Checkpoint open_checkpoint(const std::string& path, const ReaderLimits& limits) 
   return ck;
 }
 
+std::string checkpoint_folder(const std::string& path) {
+  fs::path p(path);
+  std::error_code ec;
+  if (fs::is_directory(p, ec)) return p.string();
+  return p.has_parent_path() ? p.parent_path().string() : ".";
+}
+
 }  // namespace fromscratch

@@ -65,4 +65,8 @@ std::string check_shard_name(std::string_view name);
 // its model.safetensors, else all its *.safetensors files). Throws FormatError / IoError.
 Checkpoint open_checkpoint(const std::string& path, const ReaderLimits& limits = {});
 
+// The folder a checkpoint path lives in (the path itself for a folder; the parent of a file or index), where
+// its config.json is looked for.
+std::string checkpoint_folder(const std::string& path);
+
 }  // namespace fromscratch
