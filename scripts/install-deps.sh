@@ -14,6 +14,7 @@ packages=(
   libgtest-dev googletest                          # tests
   python3 python3-numpy python3-h5py python3-xxhash  # independent checks of digests and HDF5 output, NumPy baselines
   clang libclang-rt-14-dev                         # libFuzzer targets
+  bc util-linux                                    # bench/ arithmetic and fincore
 )
 missing=()
 for p in "${packages[@]}"; do
