@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <numeric>
 
 #include "collective.hpp"
 #include "command.hpp"
@@ -17,7 +16,6 @@
 #include "fromscratch/core/progress.hpp"
 #include "fromscratch/core/tensor_hash.hpp"
 #include "fromscratch/core/tensor_roles.hpp"
-#include "fromscratch/core/work_plan.hpp"
 #include "fromscratch/dist/distributed_hash.hpp"
 #include "fromscratch/io/h5_file.hpp"
 
@@ -63,15 +61,14 @@ int run_hash(Context& ctx, const Args& args) {
     hint = read_config_hint(checkpoint_folder(path));
   });
 
-  // The same deterministic plan on every rank: no communication needed to agree on it.
-  std::vector<WorkItem> items;
-  items.reserve(ck.tensors.size());
-  for (const auto& t : ck.tensors) items.push_back({t.info.name, t.info.byte_size()});
-  std::vector<int> owner = plan_by_bytes(items, comm.size());
   if (vm.count("plan")) {
-    auto per = bytes_per_owner(items, owner, comm.size());
+    std::vector<int> owner = dist::plan_tensors(ck, comm.size());
+    std::vector<uint64_t> per(comm.size(), 0);
     std::vector<size_t> count(comm.size(), 0);
-    for (int o : owner) ++count[o];
+    for (size_t i = 0; i < owner.size(); ++i) {
+      ++count[owner[i]];
+      per[owner[i]] += ck.tensors[i].info.byte_size();
+    }
     ctx.out() << "# rank  tensors  bytes\n";
     for (int r = 0; r < comm.size(); ++r) ctx.out() << r << "  " << count[r] << "  " << per[r] << "\n";
     return kExitOk;
@@ -150,9 +147,7 @@ int run_hash(Context& ctx, const Args& args) {
       file.create_uint64_dataset("/row_digests", total_rows);
       std::vector<io::H5File::RowRange> ranges;
       std::vector<uint64_t> values;
-      std::vector<size_t> order(mine.size());
-      std::iota(order.begin(), order.end(), 0);  // `mine` is ascending, so rows are already in file order
-      for (size_t k : order) {
+      for (size_t k = 0; k < mine.size(); ++k) {  // `mine` is ascending, so rows come in file order
         ranges.push_back({static_cast<uint64_t>(row_offset[mine[k]]), digests[k].row_digests.size()});
         values.insert(values.end(), digests[k].row_digests.begin(), digests[k].row_digests.end());
       }

@@ -57,28 +57,28 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 }
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
-std::string human_bytes(double bytes) {
-  const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+namespace {
+// Scales by 1000 until under 1000 (or out of units) and prints with two decimals after the first step.
+std::string scaled(double v, const char* const* units, int n_units) {
   int u = 0;
-  while (bytes >= 1000.0 && u < 5) {
-    bytes /= 1000.0;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", bytes, units[u]);
-  return buf;
-}
-
-std::string human_count(double n) {
-  const char* units[] = {"", " thousand", " million", " billion", " trillion"};
-  int u = 0;
-  while (n >= 1000.0 && u < 4) {
-    n /= 1000.0;
+  while (v >= 1000.0 && u < n_units - 1) {
+    v /= 1000.0;
     ++u;
   }
   char buf[40];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f%s" : "%.2f%s", n, units[u]);
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f%s" : "%.2f%s", v, units[u]);
   return buf;
+}
+}  // namespace
+
+std::string human_bytes(double bytes) {
+  static const char* const units[] = {" B", " kB", " MB", " GB", " TB", " PB"};
+  return scaled(bytes, units, 6);
+}
+
+std::string human_count(double n) {
+  static const char* const units[] = {"", " thousand", " million", " billion", " trillion"};
+  return scaled(n, units, 5);
 }
 
 }  // namespace fromscratch

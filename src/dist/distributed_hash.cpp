@@ -8,17 +8,15 @@
 
 namespace fromscratch::dist {
 
-namespace {
-std::vector<int> plan(const Comm& comm, const Checkpoint& ck) {
+std::vector<int> plan_tensors(const Checkpoint& ck, int ranks) {
   std::vector<WorkItem> items;
   items.reserve(ck.tensors.size());
   for (const auto& t : ck.tensors) items.push_back({t.info.name, t.info.byte_size()});
-  return plan_by_bytes(items, comm.size());
+  return plan_by_bytes(items, ranks);
 }
-}  // namespace
 
 uint64_t share_bytes(const Comm& comm, const Checkpoint& ck) {
-  auto owner = plan(comm, ck);
+  auto owner = plan_tensors(ck, comm.size());
   uint64_t b = 0;
   for (size_t i = 0; i < owner.size(); ++i)
     if (owner[i] == comm.rank()) b += ck.tensors[i].info.byte_size();
@@ -27,7 +25,7 @@ uint64_t share_bytes(const Comm& comm, const Checkpoint& ck) {
 
 DistributedHash hash_checkpoint(const Comm& comm, const Checkpoint& ck, unsigned threads, const HashOptions& options) {
   DistributedHash out;
-  auto owner = plan(comm, ck);
+  auto owner = plan_tensors(ck, comm.size());
   for (size_t i = 0; i < owner.size(); ++i)
     if (owner[i] == comm.rank()) {
       out.mine.push_back(i);

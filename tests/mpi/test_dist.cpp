@@ -63,10 +63,10 @@ TEST(Plan, EveryRankComputesTheSamePlanAndItIsBalanced) {
   for (int i = 0; i < 500; ++i) items.push_back({"t" + std::to_string(i), rng() % (1u << 20)});
   items.push_back({"embed", 50u << 20});  // one huge tensor
   auto owner = plan_by_bytes(items, comm().size());
-  std::string mine(owner.begin(), owner.end());
   auto all = comm().gather_to_root(std::string(reinterpret_cast<const char*>(owner.data()), owner.size() * sizeof(int)));
-  if (comm().is_root())
+  if (comm().is_root()) {
     for (const auto& b : all) EXPECT_EQ(b, all[0]) << "ranks disagree on the plan";
+  }
   auto per = bytes_per_owner(items, owner, comm().size());
   uint64_t total = 0, largest = 0;
   for (auto b : per) total += b, largest = std::max(largest, b);
@@ -129,7 +129,9 @@ TEST(DistributedHash, SplitOverRanksEqualsOneRankAndParallelHdf5ReadsBack) {
     }
     collective = f.write_row_ranges_uint64("/row_digests", ranges, values);
   }
-  if (comm().mpi_active()) EXPECT_TRUE(collective) << "HDF5 fell back to independent I/O";
+  if (comm().mpi_active()) {
+    EXPECT_TRUE(collective) << "HDF5 fell back to independent I/O";
+  }
   comm().barrier();
   if (comm().is_root()) {
     auto f = io::H5File::open_read(h5);

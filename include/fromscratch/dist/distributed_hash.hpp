@@ -18,7 +18,11 @@ struct DistributedHash {
   double seconds = 0;               // slowest rank's hashing time
 };
 
-// Bytes each rank will hash (the same on every rank; no communication).
+// Which rank hashes each tensor (owner[i] for ck.tensors[i]): largest first, ties by name, so every rank
+// computes the same plan without communicating. Local.
+std::vector<int> plan_tensors(const Checkpoint& ck, int ranks);
+
+// Bytes this rank will hash. Local.
 uint64_t share_bytes(const Comm& comm, const Checkpoint& ck);
 
 // Collective over comm. A failure on any rank is raised on every rank (see collective.hpp). Row digests are
