@@ -244,6 +244,75 @@ std::string resolve_inside(const fs::path& root_canonical, const std::string& na
 
 }  // namespace
 
+namespace {
+
+// Reads and validates every shard header (located by `locate`, which returns a ShardFile with an empty path
+// after recording a problem), checks names unique across shards and the index against the headers.
+template <class Locate>
+void read_shard_headers(Checkpoint& ck, const std::optional<ShardIndex>& index,
+                        const std::vector<std::string>& shard_names, ProblemList& problems,
+                        const ReaderLimits& limits, Locate locate) {
+  // Read every shard header, collecting problems from all of them before failing.
+  std::vector<Problem> all_problems;
+  for (const auto& name : shard_names) {
+    ShardFile sf = locate(name, problems);
+    if (sf.path.empty()) continue;
+    const std::string resolved = sf.path;
+    try {
+      SafetensorsFile st = sf.source ? read_safetensors_header(*sf.source, limits) : read_safetensors_header(resolved, limits);
+      uint32_t shard_id = static_cast<uint32_t>(ck.shards.size());
+      sf.file_size = st.file_size;
+      sf.header_size = st.header_size;
+      sf.metadata = std::move(st.metadata);
+      ck.shards.push_back(std::move(sf));
+      for (auto& t : st.tensors) {
+        uint64_t off = st.data_offset() + t.data_begin;
+        ck.tensors.push_back(CheckpointTensor{std::move(t), shard_id, off});
+      }
+    } catch (const FormatError& e) {
+      all_problems.insert(all_problems.end(), e.problems().begin(), e.problems().end());
+    } catch (const IoError& e) {
+      all_problems.push_back(Problem{resolved, "", "", "", "", e.what()});
+    }
+  }
+  // Names unique across shards.
+  std::sort(ck.tensors.begin(), ck.tensors.end(), [](const auto& a, const auto& b) {
+    return a.info.name != b.info.name ? a.info.name < b.info.name : a.shard < b.shard;
+  });
+  for (size_t i = 1; i < ck.tensors.size(); ++i)
+    if (ck.tensors[i].info.name == ck.tensors[i - 1].info.name)
+      problems.add(ck.tensors[i].info.name, "name", "", "unique across shards",
+                   str("tensor appears in both ", ck.shards[ck.tensors[i - 1].shard].name, " and ",
+                       ck.shards[ck.tensors[i].shard].name));
+  // Index and headers agree, both ways.
+  if (index && all_problems.empty() && problems.empty()) {
+    std::unordered_map<std::string_view, const std::string*> mapped;
+    for (const auto& [t, s] : index->weight_map) mapped.emplace(t, &s);
+    for (const auto& [t, s] : index->weight_map) {
+      const CheckpointTensor* found = ck.find(t);
+      if (!found)
+        problems.add(t, "weight_map", str('"', quote_untrusted(s, 120), '"'), "", "listed in the index but absent from that shard's header");
+      else if (ck.shards[found->shard].name != s)
+        problems.add(t, "weight_map", str('"', quote_untrusted(s, 120), '"'), str("\"", ck.shards[found->shard].name, "\""),
+                     "index names the wrong shard for this tensor");
+    }
+    for (const auto& t : ck.tensors)
+      if (!mapped.count(t.info.name))
+        problems.add(t.info.name, "weight_map", "", "", str("present in shard ", ck.shards[t.shard].name, " but not listed in the index"));
+    for (const auto& [k, v] : ck.index_metadata) {
+      if (k != "total_size") continue;
+      std::string expected = str(ck.total_tensor_bytes());
+      if (unquote_metadata(v) != expected)
+        ck.warnings.push_back(str(ck.index_path, ": metadata.total_size = ", v, " but the tensors hold ", expected, " bytes"));
+    }
+  }
+  for (const auto& pr : problems.problems()) all_problems.push_back(pr);
+  if (!all_problems.empty()) throw FormatError(std::move(all_problems));
+}
+
+}  // namespace
+
+
 Checkpoint open_checkpoint(const std::string& path, const ReaderLimits& limits) {
   Checkpoint ck;
   ck.source = path;
@@ -296,62 +365,55 @@ Checkpoint open_checkpoint(const std::string& path, const ReaderLimits& limits) 
     ck.index_metadata = index->metadata;
   }
 
-  // Read every shard header, collecting problems from all of them before failing.
-  std::vector<Problem> all_problems;
   fs::path root(ck.root);
-  std::unordered_map<std::string, uint32_t> shard_of_name;
-  for (const auto& name : shard_names) {
-    std::string resolved = confine ? resolve_inside(root, name, index ? ck.index_path : ck.root, problems)
-                                   : (root / name).string();
-    if (resolved.empty()) continue;
-    try {
-      SafetensorsFile st = read_safetensors_header(resolved, limits);
-      uint32_t shard_id = static_cast<uint32_t>(ck.shards.size());
-      shard_of_name[name] = shard_id;
-      ck.shards.push_back(ShardFile{name, resolved, st.file_size, st.header_size, std::move(st.metadata)});
-      for (auto& t : st.tensors) {
-        uint64_t off = st.data_offset() + t.data_begin;
-        ck.tensors.push_back(CheckpointTensor{std::move(t), shard_id, off});
-      }
-    } catch (const FormatError& e) {
-      all_problems.insert(all_problems.end(), e.problems().begin(), e.problems().end());
-    } catch (const IoError& e) {
-      all_problems.push_back(Problem{resolved, "", "", "", "", e.what()});
-    }
-  }
-  // Names unique across shards.
-  std::sort(ck.tensors.begin(), ck.tensors.end(), [](const auto& a, const auto& b) {
-    return a.info.name != b.info.name ? a.info.name < b.info.name : a.shard < b.shard;
+  const std::string listed_in = index ? ck.index_path : ck.root;
+  read_shard_headers(ck, index, shard_names, problems, limits, [&](const std::string& name, ProblemList& pl) {
+    ShardFile sf;
+    sf.name = name;
+    sf.path = confine ? resolve_inside(root, name, listed_in, pl) : (root / name).string();
+    return sf;
   });
-  for (size_t i = 1; i < ck.tensors.size(); ++i)
-    if (ck.tensors[i].info.name == ck.tensors[i - 1].info.name)
-      problems.add(ck.tensors[i].info.name, "name", "", "unique across shards",
-                   str("tensor appears in both ", ck.shards[ck.tensors[i - 1].shard].name, " and ",
-                       ck.shards[ck.tensors[i].shard].name));
-  // Index and headers agree, both ways.
-  if (index && all_problems.empty() && problems.empty()) {
-    std::unordered_map<std::string_view, const std::string*> mapped;
-    for (const auto& [t, s] : index->weight_map) mapped.emplace(t, &s);
-    for (const auto& [t, s] : index->weight_map) {
-      const CheckpointTensor* found = ck.find(t);
-      if (!found)
-        problems.add(t, "weight_map", str('"', quote_untrusted(s, 120), '"'), "", "listed in the index but absent from that shard's header");
-      else if (ck.shards[found->shard].name != s)
-        problems.add(t, "weight_map", str('"', quote_untrusted(s, 120), '"'), str("\"", ck.shards[found->shard].name, "\""),
-                     "index names the wrong shard for this tensor");
+  return ck;
+}
+
+Checkpoint open_checkpoint_from_sources(const std::string& source, const std::string& root,
+                                        const std::string& index_name, std::string_view index_text,
+                                        std::vector<std::string> shard_names, const ShardOpener& open_shard,
+                                        const ReaderLimits& limits) {
+  Checkpoint ck;
+  ck.source = source;
+  ck.root = root;
+  std::optional<ShardIndex> index;
+  if (!index_name.empty()) {
+    ck.index_path = root + "/" + index_name;
+    if (index_text.size() > limits.max_index_bytes)
+      throw FormatError(Problem{ck.index_path, "", "file size", str(index_text.size(), " bytes"),
+                                str("<= ", limits.max_index_bytes), "index file too large"});
+    index = parse_shard_index(index_text, ck.index_path, limits);
+    shard_names = index->shard_names;
+    ck.index_metadata = index->metadata;
+  } else {
+    ProblemList names(source, "shard");
+    for (const auto& n : shard_names) {
+      std::string why = check_shard_name(n);
+      if (!why.empty()) names.add(quote_untrusted(n, 120), "name", "", "", why);
     }
-    for (const auto& t : ck.tensors)
-      if (!mapped.count(t.info.name))
-        problems.add(t.info.name, "weight_map", "", "", str("present in shard ", ck.shards[t.shard].name, " but not listed in the index"));
-    for (const auto& [k, v] : ck.index_metadata) {
-      if (k != "total_size") continue;
-      std::string expected = str(ck.total_tensor_bytes());
-      if (unquote_metadata(v) != expected)
-        ck.warnings.push_back(str(ck.index_path, ": metadata.total_size = ", v, " but the tensors hold ", expected, " bytes"));
-    }
+    names.throw_if_any();
   }
-  for (const auto& pr : problems.problems()) all_problems.push_back(pr);
-  if (!all_problems.empty()) throw FormatError(std::move(all_problems));
+  ProblemList problems(ck.index_path.empty() ? source : ck.index_path, "tensor");
+  read_shard_headers(ck, index, shard_names, problems, limits, [&](const std::string& name, ProblemList& pl) {
+    ShardFile sf;
+    sf.name = name;
+    sf.path = root + "/" + name;
+    try {
+      sf.source = open_shard(name);
+      if (!sf.source) pl.add("", str("shard \"", quote_untrusted(name, 120), "\""), "", "", "no such file");
+    } catch (const IoError& e) {
+      pl.add("", str("shard \"", quote_untrusted(name, 120), "\""), "", "", e.what());
+    }
+    if (!sf.source) sf.path.clear();
+    return sf;
+  });
   return ck;
 }
 

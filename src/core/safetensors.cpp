@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "fromscratch/core/checked_math.hpp"
+#include "fromscratch/core/byte_source.hpp"
 #include "fromscratch/core/errors.hpp"
 #include "fromscratch/core/file_io.hpp"
 #include "fromscratch/core/strings.hpp"
@@ -448,14 +449,18 @@ SafetensorsFile parse_safetensors_bytes(std::string_view file_bytes, const std::
 }
 
 SafetensorsFile read_safetensors_header(const std::string& path, const ReaderLimits& limits) {
-  File f = File::open_read(path);
-  uint64_t size = f.size();
+  return read_safetensors_header(FileByteSource(path), limits);
+}
+
+SafetensorsFile read_safetensors_header(const ByteSource& src, const ReaderLimits& limits) {
+  const std::string& path = src.name();
+  uint64_t size = src.size();
   uint8_t len[8] = {0};
-  if (size >= 8) f.read_exact(len, 8, 0);
+  if (size >= 8) src.read(0, 8, len);
   uint64_t n = size >= 8 ? read_length_field(len) : 0;
   check_header_length(n, size, path, limits);
   std::string header(n, '\0');
-  f.read_exact(header.data(), n, 8);
+  src.read(8, n, reinterpret_cast<uint8_t*>(header.data()));
   return parse_safetensors_header(header, size, path, limits);
 }
 

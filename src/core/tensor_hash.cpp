@@ -7,6 +7,7 @@
 #include <memory>
 #include <numeric>
 
+#include "fromscratch/core/byte_source.hpp"
 #include "fromscratch/core/errors.hpp"
 #include "fromscratch/core/file_io.hpp"
 #include "fromscratch/core/parallel.hpp"
@@ -104,22 +105,21 @@ TensorDigest hash_tensor(const ShardFile& shard, const CheckpointTensor& tensor,
   if (row_bytes == 0) {
     digests.assign(d.rows, XXH3_64bits(nullptr, 0));  // rows of zero bytes (a dimension is 0)
   } else {
-    File f = File::open_read(shard.path);
-    if (f.size() != shard.file_size)
-      throw IoError(shard.path, str("file size changed since its header was read (", shard.file_size, " -> ", f.size(), " bytes)"));
+    std::shared_ptr<const ByteSource> src = open_shard_source(shard);
+    const ByteSource& f = *src;
     RowHasher rows(row_bytes, d.rows);
     // Buffer: a whole number of rows when a row fits, so rows are hashed in single calls.
     size_t buf_size = options.buffer_bytes;
     if (row_bytes <= buf_size) buf_size = static_cast<size_t>((buf_size / row_bytes) * row_bytes);
     buf_size = static_cast<size_t>(std::min<uint64_t>(buf_size, std::max<uint64_t>(d.bytes, 1)));
     AlignedBuffer buf(buf_size);
-    f.advise_sequential(tensor.file_offset, d.bytes);
+    f.hint_sequential(tensor.file_offset, d.bytes);
     uint64_t done = 0;
     while (done < d.bytes) {
       size_t n = static_cast<size_t>(std::min<uint64_t>(buf_size, d.bytes - done));
-      f.read_exact(buf.data(), n, tensor.file_offset + done);
+      f.read(tensor.file_offset + done, n, buf.data());
       // Ask the kernel for the next piece while this one is hashed (helps cold reads).
-      if (done + n < d.bytes) f.advise_willneed(tensor.file_offset + done + n, std::min<uint64_t>(kPrefetchBuffers * buf_size, d.bytes - done - n));
+      if (done + n < d.bytes) f.hint_willneed(tensor.file_offset + done + n, std::min<uint64_t>(kPrefetchBuffers * buf_size, d.bytes - done - n));
       sha.update(buf.data(), n);
       rows.update(buf.data(), n);
       done += n;

@@ -7,11 +7,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "fromscratch/core/byte_source.hpp"
 #include "fromscratch/core/safetensors.hpp"
 
 namespace fromscratch {
@@ -22,6 +25,9 @@ struct ShardFile {
   uint64_t file_size = 0;
   uint64_t header_size = 0;
   std::vector<std::pair<std::string, std::string>> metadata;
+  // Where the bytes come from when not the local file at `path` (an HTTP range source, a byte cache); null
+  // for local files. Read through open_shard_source() (byte_source.hpp), which handles both.
+  std::shared_ptr<const ByteSource> source;
 };
 
 struct CheckpointTensor {
@@ -64,6 +70,17 @@ std::string check_shard_name(std::string_view name);
 // Opens PATH: a .safetensors file, an *.index.json file, or a folder (its model.safetensors.index.json, else
 // its model.safetensors, else all its *.safetensors files). Throws FormatError / IoError.
 Checkpoint open_checkpoint(const std::string& path, const ReaderLimits& limits = {});
+
+// Opens a checkpoint whose files are not in a local folder (a hub repository, a byte cache): `index_text` is
+// the index JSON read from `index_name` (empty: no index, the checkpoint is the files in `shard_names`), and
+// `open_shard` gives the source of a shard by its name (names from an index are validated with
+// check_shard_name first). Headers are read through the sources and validated, and cross-checked with the
+// index, exactly as open_checkpoint does for local files. ShardFile::path is `root` + "/" + name.
+using ShardOpener = std::function<std::shared_ptr<const ByteSource>(const std::string& name)>;
+Checkpoint open_checkpoint_from_sources(const std::string& source, const std::string& root,
+                                        const std::string& index_name, std::string_view index_text,
+                                        std::vector<std::string> shard_names, const ShardOpener& open_shard,
+                                        const ReaderLimits& limits = {});
 
 // The folder a checkpoint path lives in (the path itself for a folder; the parent of a file or index), where
 // its config.json is looked for.

@@ -72,4 +72,8 @@ SafetensorsFile parse_safetensors_bytes(std::string_view file_bytes, const std::
 // Reads and validates the header of a file on disk; reads only 8 + N bytes. Throws IoError / FormatError.
 SafetensorsFile read_safetensors_header(const std::string& path, const ReaderLimits& limits = {});
 
+// The same from any byte source (a remote or cached shard); messages name src.name().
+class ByteSource;
+SafetensorsFile read_safetensors_header(const ByteSource& src, const ReaderLimits& limits = {});
+
 }  // namespace fromscratch
