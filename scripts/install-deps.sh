@@ -15,6 +15,9 @@ packages=(
   python3 python3-numpy python3-h5py python3-xxhash  # independent checks of digests and HDF5 output, NumPy baselines
   clang libclang-rt-14-dev                         # libFuzzer targets
   bc util-linux                                    # bench/ arithmetic and fincore
+  python3-torch                                    # tiny trained model families, function-preservation checks
+  libcurl4-openssl-dev nginx-light                 # HTTP client (remote checkpoints, behaviour probes); test hub server
+  ccache                                           # faster rebuilds (used by scripts/build.sh when present)
 )
 missing=()
 for p in "${packages[@]}"; do

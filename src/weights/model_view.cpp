@@ -1,0 +1,145 @@
+#include "fromscratch/weights/model_view.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include "fromscratch/core/errors.hpp"
+#include "fromscratch/core/tensor_data.hpp"
+#include "fromscratch/tokenizer/token_identity.hpp"
+#include "fromscratch/tokenizer/tokenizer.hpp"
+
+namespace fromscratch::weights {
+
+HiddenAxis hidden_axis(RoleKind k) {
+  switch (k) {
+    case RoleKind::attn_q: case RoleKind::attn_k: case RoleKind::attn_v: case RoleKind::attn_qkv_fused:
+    case RoleKind::router: case RoleKind::expert_gate: case RoleKind::expert_up: case RoleKind::expert_gate_up_fused:
+    case RoleKind::shared_expert_gate_proj: case RoleKind::shared_expert_up: case RoleKind::shared_expert_gate_up_fused:
+    case RoleKind::shared_expert_router_gate: case RoleKind::dense_gate: case RoleKind::dense_up:
+    case RoleKind::dense_gate_up_fused: case RoleKind::embed_tokens: case RoleKind::lm_head: case RoleKind::mla_q_a:
+    case RoleKind::mla_kv_a: case RoleKind::mtp_embed_tokens: case RoleKind::mtp_shared_head_head:
+    case RoleKind::linear_attn_in_proj_qkv: case RoleKind::linear_attn_in_proj_z: case RoleKind::linear_attn_in_proj_a:
+    case RoleKind::linear_attn_in_proj_b: case RoleKind::linear_attn_in_proj_qkvz: case RoleKind::linear_attn_in_proj_ba:
+      return HiddenAxis::columns;
+    case RoleKind::attn_o: case RoleKind::expert_down: case RoleKind::shared_expert_down: case RoleKind::dense_down:
+    case RoleKind::linear_attn_out_proj:
+      return HiddenAxis::rows;
+    case RoleKind::input_norm: case RoleKind::input_norm_bias: case RoleKind::post_attn_norm:
+    case RoleKind::post_attn_norm_bias: case RoleKind::pre_ffn_norm: case RoleKind::post_ffn_norm:
+    case RoleKind::final_norm: case RoleKind::final_norm_bias: case RoleKind::attn_o_bias:
+    case RoleKind::mtp_enorm: case RoleKind::mtp_hnorm: case RoleKind::mtp_shared_head_norm:
+      return HiddenAxis::vector;
+    default:
+      return HiddenAxis::none;
+  }
+}
+
+std::string component_of(RoleKind k) {
+  std::string g(role_group(k));
+  if (g == "embedding" || g == "lm_head") return "embeddings";
+  if (g == "norm") return "norms";
+  if (g == "routed_experts") return "experts";
+  if (g == "shared_experts") return "shared_experts";
+  if (g == "dense_mlp") return "mlp";
+  if (g == "attention") return "attention";
+  if (g == "router") return "router";
+  return g;
+}
+
+std::string describe(const RoleKey& k) {
+  std::ostringstream s;
+  s << role_kind_name(k.kind);
+  if (k.layer >= 0) s << " layer=" << k.layer;
+  if (k.expert >= 0) s << " expert=" << k.expert;
+  if (k.mtp) s << " mtp";
+  return s.str();
+}
+
+ModelView::ModelView(const std::string& path) : path_(path), ck_(open_checkpoint(path)) {
+  const std::string folder = checkpoint_folder(path);
+  hint_ = read_config_hint(folder);
+  for (const auto& w : hint_.warnings) warnings_.push_back(w);
+  for (size_t i = 0; i < ck_.tensors.size(); ++i) {
+    const auto& t = ck_.tensors[i];
+    TensorRole r = classify_tensor(t.info.name, hint_.family, hint_.num_hidden_layers);
+    if (r.kind == RoleKind::other || r.kind == RoleKind::quantization_aux || r.kind == RoleKind::rotary_buffer ||
+        r.storage != TensorStorage::plain || r.stacks_all_experts())
+      continue;
+    RoleKey key{r.kind, r.is_mtp ? r.mtp_layer : r.layer, r.expert, r.is_mtp};
+    if (!roles_.emplace(key, i).second)
+      warnings_.push_back("two tensors with role " + describe(key) + "; kept '" + ck_.tensors[roles_[key]].info.name + "'");
+    if (!r.is_mtp && r.layer >= 0) layers_ = std::max(layers_, r.layer + 1);
+    if (hidden_ == 0 && (r.kind == RoleKind::input_norm || r.kind == RoleKind::final_norm) && t.info.shape.size() == 1)
+      hidden_ = size_t(t.info.shape[0]);
+  }
+  if (hidden_ == 0) {
+    for (const auto& [key, idx] : roles_)
+      if (key.kind == RoleKind::embed_tokens && ck_.tensors[idx].info.shape.size() == 2)
+        hidden_ = size_t(ck_.tensors[idx].info.shape[1]);
+  }
+  // Tokenizer (optional): decoded bytes of each id for shared-token alignment.
+  try {
+    auto loc = tokenizer::locate_tokenizer(folder);
+    if (!loc.file.empty()) {
+      tokenizer::Tokenizer tok = tokenizer::load_tokenizer(loc.file);
+      vocab_ = tokenizer::decoded_vocabulary(tok);
+    }
+  } catch (const std::exception& e) {
+    warnings_.push_back(std::string("tokenizer not used: ") + e.what());
+  }
+}
+
+const CheckpointTensor* ModelView::find(const RoleKey& k) const {
+  auto it = roles_.find(k);
+  return it == roles_.end() ? nullptr : &ck_.tensors[it->second];
+}
+
+std::vector<uint64_t> ModelView::shape(const RoleKey& k) const {
+  const auto* t = find(k);
+  return t ? t->info.shape : std::vector<uint64_t>{};
+}
+
+std::shared_ptr<const Matrix> ModelView::get(const RoleKey& k) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(k);
+    if (it != cache_.end()) return it->second;
+  }
+  const auto* t = find(k);
+  if (!t) throw UsageError(path_ + ": no tensor with role " + describe(k));
+  auto m = std::make_shared<Matrix>();
+  const auto& sh = t->info.shape;
+  if (sh.size() == 1) {
+    m->rows = 1;
+    m->cols = size_t(sh[0]);
+  } else if (sh.size() >= 2) {
+    m->rows = size_t(sh[0]);
+    m->cols = size_t(t->info.num_elements() / std::max<uint64_t>(1, sh[0]));
+  } else {
+    m->rows = m->cols = 1;
+  }
+  m->v = read_tensor_f32(ck_, *t);
+  uint64_t bad = 0;
+  for (float& x : m->v)
+    if (!std::isfinite(x)) {
+      x = 0.0f;
+      ++bad;
+    }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (bad) nonfinite_[t->info.name] = bad;
+  cache_[k] = m;
+  return m;
+}
+
+std::map<std::string, uint64_t> ModelView::nonfinite() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return nonfinite_;
+}
+
+void ModelView::clear_cache() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  cache_.clear();
+}
+
+}  // namespace fromscratch::weights
