@@ -1,0 +1,217 @@
+// The behaviour channel's pure statistics: the normal tail far out, agreement, the exchangeability test and
+// its calibration (uniform p-values under the null, shown by a KS statistic over 400 simulated prompt sets),
+// Holm, power, KS, cutoff estimation, refusal markers and n-gram profiles.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "fromscratch/behave/analysis.hpp"
+#include "fromscratch/behave/stats.hpp"
+
+using namespace fromscratch::behave;
+
+TEST(BehaveStats, NormalTailAndQuantile) {
+  EXPECT_NEAR(normal_log10_sf(0), std::log10(0.5), 1e-12);
+  EXPECT_NEAR(normal_log10_sf(5), std::log10(2.866515718791939e-7), 1e-9);
+  EXPECT_NEAR(normal_log10_sf(40), -349.43, 0.01);  // far past double's erfc range
+  EXPECT_NEAR(normal_log10_sf(24.999), normal_log10_sf(25.001), 0.01);  // the two branches meet
+  EXPECT_LE(normal_log10_sf(-10), 0.0);
+  for (double p : {1e-10, 0.001, 0.025, 0.3, 0.5, 0.9, 0.999999})
+    EXPECT_NEAR(normal_cdf(normal_quantile(p)), p, 1e-9 * std::max(1.0, p));
+  EXPECT_TRUE(std::isnan(normal_quantile(0)));
+}
+
+TEST(BehaveStats, PrefixAgreement) {
+  EXPECT_DOUBLE_EQ(prefix_agreement("hello world", "hello world"), 1.0);
+  EXPECT_DOUBLE_EQ(prefix_agreement("abcd", "abXY"), 0.5);
+  EXPECT_DOUBLE_EQ(prefix_agreement("abcd", "ab"), 0.5);
+  EXPECT_DOUBLE_EQ(prefix_agreement("", ""), -1.0);
+  EXPECT_DOUBLE_EQ(prefix_agreement("", "x"), 0.0);
+  // Korean: code points, not bytes (a shared first byte of a 3-byte character is no agreement)
+  EXPECT_DOUBLE_EQ(prefix_agreement("한국어", "한국인"), 2.0 / 3.0);
+  // invalid UTF-8 counts byte by byte and never crashes
+  EXPECT_DOUBLE_EQ(prefix_agreement("\xff\xfe" "a", "\xff\xfe" "b"), 2.0 / 3.0);
+  EXPECT_FALSE(is_valid_utf8("\xff"));
+  EXPECT_FALSE(is_valid_utf8("\xe1\x84"));
+  EXPECT_TRUE(is_valid_utf8("안녕 world"));
+}
+
+// Three exchangeable "models": on each prompt the three pairwise agreements are iid. The one-sided p-values
+// of the candidate pair must be uniform.
+TEST(BehaveStats, ExchangeableNullGivesUniformPValues) {
+  std::mt19937_64 rng(42);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<double> ps;
+  for (int rep = 0; rep < 400; ++rep) {
+    std::vector<double> ab, ar, br;
+    for (int i = 0; i < 100; ++i) {
+      // a skewed, discrete agreement distribution like real prefix agreements (many zeros, some ones)
+      auto draw = [&] {
+        const double x = u(rng);
+        return x < 0.5 ? 0.0 : x < 0.8 ? std::floor(u(rng) * 16) / 16 : 1.0;
+      };
+      ab.push_back(draw());
+      ar.push_back(draw());
+      br.push_back(draw());
+    }
+    const ReferenceTest t = reference_test(ab, ar, br);
+    ps.push_back(std::pow(10.0, t.log10_p));
+  }
+  const double d = ks_uniform(ps);
+  EXPECT_LT(d, 0.08) << "KS distance of 400 null p-values from uniform";
+  EXPECT_GT(ks_pvalue(d, ps.size()), 0.01);
+}
+
+TEST(BehaveStats, CopiesAreFarInTheTail) {
+  std::vector<double> ab(100, 1.0), ar(100, 0.25), br(100, 0.25);
+  for (size_t i = 0; i < 100; i += 3) ar[i] = 0.5;
+  const ReferenceTest t = reference_test(ab, ar, br);
+  EXPECT_GT(t.z, 10);
+  EXPECT_LT(t.log10_p, -20);
+  EXPECT_NEAR(t.mean_ab, 1.0, 1e-12);
+  // no variance at all (every pair identical): no evidence either way
+  const ReferenceTest z = reference_test(ab, ab, ab);
+  EXPECT_EQ(z.log10_p, 0.0);
+  // undefined agreements (-1) are skipped
+  const ReferenceTest s = reference_test({-1, 1, 1}, {0.5, 0, 0}, {0.5, 0, 0});
+  EXPECT_EQ(s.prompts, 2u);
+}
+
+TEST(BehaveStats, HolmPowerKs) {
+  const auto adj = holm_adjust({std::log10(0.01), std::log10(0.04), std::log10(0.03)});
+  EXPECT_NEAR(std::pow(10, adj[0]), 0.03, 1e-12);
+  EXPECT_NEAR(std::pow(10, adj[1]), 0.06, 1e-12);
+  EXPECT_NEAR(std::pow(10, adj[2]), 0.06, 1e-12);
+  EXPECT_EQ(holm_adjust({-0.1, -0.2})[0], 0.0);  // capped at p = 1
+  EXPECT_NEAR(power_one_sided(0, 0.3, 100, 0.05), 0.05, 1e-9);
+  EXPECT_GT(power_one_sided(0.1, 0.3, 200, 0.01), 0.9);
+  const size_t n = prompts_for_power(0.1, 0.3, 0.01, 0.8);
+  EXPECT_NEAR(power_one_sided(0.1, 0.3, n, 0.01), 0.8, 0.02);
+  std::vector<double> grid;
+  for (int i = 0; i < 1000; ++i) grid.push_back((i + 0.5) / 1000);
+  EXPECT_LT(ks_uniform(grid), 0.001);
+  EXPECT_GT(ks_pvalue(ks_uniform(grid), 1000), 0.99);
+  std::vector<double> low(200, 0.01);
+  EXPECT_LT(ks_pvalue(ks_uniform(low), 200), 1e-6);
+}
+
+namespace {
+std::vector<MonthCount> step_months(int first, int count, int cutoff, double before, double after, int per_month,
+                                    uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::bernoulli_distribution b1(before), b2(after);
+  std::vector<MonthCount> v;
+  for (int m = first; m < first + count; ++m) {
+    MonthCount c{m, 0, per_month};
+    for (int q = 0; q < per_month; ++q) c.correct += (m <= cutoff ? b1(rng) : b2(rng)) ? 1 : 0;
+    v.push_back(c);
+  }
+  return v;
+}
+}  // namespace
+
+TEST(BehaveStats, CutoffEstimate) {
+  EXPECT_EQ(parse_month("2023-06"), 2023 * 12 + 5);
+  EXPECT_EQ(month_name(2023 * 12 + 5), "2023-06");
+  EXPECT_EQ(parse_month("2023-13"), -1);
+  EXPECT_EQ(parse_month("23-06"), -1);
+  const int first = parse_month("2020-01"), cut = parse_month("2023-06");
+  const auto ms = step_months(first, 60, cut, 0.8, 0.05, 3, 7);
+  const CutoffFit f = fit_cutoff(ms);
+  ASSERT_TRUE(f.found) << f.reason;
+  EXPECT_LE(f.lo, cut);
+  EXPECT_GE(f.hi, cut);
+  EXPECT_LE(f.hi - f.lo, 6);
+  EXPECT_GT(f.p_before, 0.6);
+  EXPECT_LT(f.p_after, 0.2);
+  // knows nothing: no cutoff, with a reason
+  const CutoffFit none = fit_cutoff(step_months(first, 60, cut, 0.0, 0.0, 2, 1));
+  EXPECT_FALSE(none.found);
+  EXPECT_FALSE(none.reason.empty());
+  EXPECT_FALSE(fit_cutoff({}).found);
+  // two models, cutoffs a year apart: different; the same process twice: not different
+  const auto later = step_months(first, 60, cut + 12, 0.8, 0.05, 3, 8);
+  const CutoffDifference d = cutoff_difference(ms, later);
+  ASSERT_TRUE(d.testable) << d.reason;
+  EXPECT_LT(d.log10_p, -2);
+  const CutoffDifference same = cutoff_difference(ms, step_months(first, 60, cut, 0.8, 0.05, 3, 9));
+  ASSERT_TRUE(same.testable);
+  EXPECT_GT(same.log10_p, -2);
+}
+
+TEST(BehaveStats, RefusalMarkersAndProfiles) {
+  std::string mk;
+  EXPECT_TRUE(is_refusal("I'm sorry, but I can't help with that request.", &mk));
+  EXPECT_EQ(mk, "i'm sorry");
+  EXPECT_TRUE(is_refusal("죄송하지만 도와드릴 수 없습니다."));
+  EXPECT_FALSE(is_refusal("Sure. Here is a recipe for bread."));
+  const Profile a = ngram_profile({"I'm sorry, but I can't help.", "I'm sorry, but no."}, 2);
+  EXPECT_EQ(a.at("i'm sorry"), 2);
+  EXPECT_EQ(a.at("sorry ,"), 2);
+  const Profile b = ngram_profile({"I'm sorry, but I can't help."}, 2);
+  EXPECT_GT(cosine_similarity(a, b), 0.8);
+  EXPECT_EQ(cosine_similarity(a, ngram_profile({"completely other words here"}, 2)), 0.0);
+  EXPECT_EQ(cosine_similarity({}, a), 0.0);
+  EXPECT_LT(two_proportion_log10_p(18, 20, 1, 20), -5);
+  EXPECT_GT(two_proportion_log10_p(10, 20, 11, 20), -1);
+}
+
+namespace {
+Answer ok(const std::string& t) {
+  Answer a;
+  a.ok = true;
+  a.text = t;
+  a.tokens = 16;
+  return a;
+}
+}  // namespace
+
+TEST(BehaveAnalysis, CompareVerdicts) {
+  std::mt19937_64 rng(3);
+  const std::string letters = "abcdefghij";
+  auto text = [&] {
+    std::string s;
+    for (int i = 0; i < 16; ++i) s.push_back(letters[rng() % letters.size()]);
+    return s;
+  };
+  CompareInput in;
+  in.names = {"A", "B", "R1", "R2"};
+  in.answers.resize(4);
+  for (int i = 0; i < 100; ++i) {
+    in.prompts.push_back("p" + std::to_string(i));
+    const std::string a = text();
+    in.answers[0].push_back(ok(a));
+    in.answers[1].push_back(ok(a));          // B copies A
+    in.answers[2].push_back(ok(text()));
+    in.answers[3].push_back(ok(text()));
+  }
+  CompareOptions o;
+  o.max_tokens = 16;
+  EXPECT_EQ(compare_models(in, o)["verdict"], "derived");
+  // B independent: not derived
+  CompareInput ind = in;
+  for (auto& a : ind.answers[1]) a = ok(text());
+  const auto r = compare_models(ind, o);
+  EXPECT_NE(r["verdict"], "derived");
+  // a blocking problem or one reference only: inconclusive, with the reason
+  CompareInput blocked = in;
+  blocked.blocking.push_back("server not deterministic");
+  EXPECT_EQ(compare_models(blocked, o)["verdict"], "inconclusive");
+  CompareInput one_ref = in;
+  one_ref.names.pop_back();
+  one_ref.answers.pop_back();
+  const auto j = compare_models(one_ref, o);
+  EXPECT_EQ(j["verdict"], "inconclusive");
+  EXPECT_NE(j["reasons"].dump().find("2 reference"), std::string::npos);
+  // answers shorter than asked (not stopped): inconclusive
+  CompareInput shorter = in;
+  for (auto& a : shorter.answers[2]) a.tokens = 8;
+  EXPECT_EQ(compare_models(shorter, o)["verdict"], "inconclusive");
+  // failed requests: partial results kept, inconclusive
+  CompareInput failed = in;
+  for (int i = 0; i < 50; ++i) failed.answers[3][i] = Answer{false, "", "http://x/v1/completions: HTTP 503", -1, false};
+  const auto fj = compare_models(failed, o);
+  EXPECT_EQ(fj["verdict"], "inconclusive");
+  EXPECT_EQ(fj["usable_prompts"], 50);
+}
