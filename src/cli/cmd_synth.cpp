@@ -213,7 +213,8 @@ int run_family(Context& ctx, const Args& args) {
   opts.add_options()
     ("members", po::value<std::string>()->default_value("all"),
      "comma-separated members (ancestors are added): base, independent, fine-tuned, continued-pretraining, "
-     "expert-permuted, dense, upcycled, re-tokenized, norm-only, same-init; or all")
+     "expert-permuted, dense, upcycled, re-tokenized, norm-only, same-init, disguised, disguised-rotated, "
+     "width-pruned, depth-pruned; or all")
     ("ft-delta-early", po::value<double>(), "fine-tuned: perturbation / nominal scale at layer 0 (default 0.02)")
     ("ft-delta-deep", po::value<double>(), "fine-tuned: perturbation floor deep in the stack (default 1e-6)")
     ("ft-decay-layers", po::value<double>(), "fine-tuned: e-folding depth in layers (default layers / 12)")
@@ -225,7 +226,13 @@ int run_family(Context& ctx, const Args& args) {
     ("retok-vocab", po::value<std::string>(), "re-tokenized: new vocabulary size (default 3/4 of the base's)")
     ("retok-shared-tokens", po::value<double>(), "re-tokenized: share of new ids copying a base row (default 0)")
     ("retok-layer-noise", po::value<double>(), "re-tokenized: perturbation of transplanted layers (default 2e-3)")
-    ("same-init-rho", po::value<double>(), "same-init: correlation of the initial noise with base's (default 0.2)");
+    ("same-init-rho", po::value<double>(), "same-init: correlation of the initial noise with base's (default 0.2)")
+    ("rotated-dtype", po::value<std::string>(), "disguised-rotated: storage dtype, f32 (default) or bf16")
+    ("prune-neurons", po::value<double>(), "width-pruned: share of MLP / expert neurons kept (default 0.75)")
+    ("prune-experts", po::value<double>(), "width-pruned: share of routed experts kept, at least top-k (default 0.75)")
+    ("prune-heads", po::value<double>(), "width-pruned: share of the q heads of each kv group kept (default 0.75)")
+    ("prune-heal", po::value<double>(), "width-/depth-pruned: light fine-tune noise / nominal scale (default 1e-3)")
+    ("depth-drop", po::value<std::string>(), "depth-pruned: decoder layers removed (default 2)");
   po::variables_map vm;
   if (!parse_command_line(ctx, "synth family", "--template T --out DIR [--scale S] [--seed N] [--members LIST] [...]",
                           opts, {}, args, vm))
@@ -250,6 +257,17 @@ int run_family(Context& ctx, const Args& args) {
   p.retokenize.shared_token_fraction = read_fraction(vm, "retok-shared-tokens", p.retokenize.shared_token_fraction, 0, 1);
   p.retokenize.layer_noise = read_fraction(vm, "retok-layer-noise", p.retokenize.layer_noise, 0, 100);
   p.same_init_rho = read_fraction(vm, "same-init-rho", p.same_init_rho, 0, 1);
+  if (vm.count("rotated-dtype")) {
+    const std::string d = vm["rotated-dtype"].as<std::string>();
+    if (d == "f32" || d == "F32") p.disguise.rotated_dtype = DType::F32;
+    else if (d == "bf16" || d == "BF16") p.disguise.rotated_dtype = DType::BF16;
+    else throw UsageError(str("--rotated-dtype = '", quote_untrusted(d), "' (f32 or bf16)"));
+  }
+  p.width_prune.neuron_keep = read_fraction(vm, "prune-neurons", p.width_prune.neuron_keep, 1e-9, 1);
+  p.width_prune.expert_keep = read_fraction(vm, "prune-experts", p.width_prune.expert_keep, 1e-9, 1);
+  p.width_prune.head_keep = read_fraction(vm, "prune-heads", p.width_prune.head_keep, 1e-9, 1);
+  p.width_prune.heal_noise = p.depth_prune.heal_noise = read_fraction(vm, "prune-heal", p.width_prune.heal_noise, 0, 100);
+  if (vm.count("depth-drop")) p.depth_prune.drop_layers = parse_count("depth-drop", vm["depth-drop"].as<std::string>());
 
   const std::string out = vm["out"].as<std::string>();
   Family family = build_family(spec);  // validates everything before any file is touched
@@ -260,6 +278,8 @@ int run_family(Context& ctx, const Args& args) {
     dirs.push_back(m.name);
   }
   const std::string truth_path = (fs::path(out) / "truth.json").string();
+  std::vector<std::string> side_files = {truth_path};
+  for (const auto& f : family_extra_files(family)) side_files.push_back((fs::path(out) / f).string());
 
   if (vm.count("dry-run")) {
     json plan = json::array();
@@ -290,10 +310,11 @@ int run_family(Context& ctx, const Args& args) {
   run_collectively(ctx, [&] {
     if (!ctx.is_root()) return;
     check_space(out, planned_tensor_bytes(jobs));
-    prepare_output_dirs(jobs, {truth_path}, force);
+    prepare_output_dirs(jobs, side_files, force);
   });
   auto written = write_distributed(ctx, jobs, vm, "synth family");
   if (!ctx.is_root()) return kExitOk;
+  write_family_extras(family, out, force);
 
   json truth = truth_json(family, written, dirs);
   // truth.json comes last: its presence says every member is complete.

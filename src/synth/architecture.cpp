@@ -297,6 +297,9 @@ std::vector<SynthTensor> list_tensors(const Architecture& a) {
   }
   add("model.norm.weight", {h}, TensorKind::final_norm);
   add("lm_head.weight", {a.vocab_size, h}, TensorKind::lm_head);
+  if (a.weight_dtype != DType::BF16)
+    for (auto& t : out)
+      if (t.spec.dtype == DType::BF16) t.spec.dtype = a.weight_dtype;
   return out;
 }
 
@@ -323,7 +326,7 @@ std::string config_json(const Architecture& a) {
   c["initializer_range"] = 0.02;
   c["rms_norm_eps"] = 1e-05;
   c["tie_word_embeddings"] = false;
-  c["torch_dtype"] = "bfloat16";
+  c["torch_dtype"] = a.weight_dtype == DType::F32 ? "float32" : "bfloat16";
   c["use_cache"] = true;
   c["attention_dropout"] = 0.0;
   // head_dim is written where the real config has it, and wherever heads x head_dim != hidden (then every

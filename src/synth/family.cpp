@@ -30,13 +30,15 @@ namespace {
 const std::vector<std::string>& member_order() {
   static const std::vector<std::string> names = {"base",           "independent", "fine-tuned", "continued-pretraining",
                                                  "expert-permuted", "dense",       "upcycled",   "re-tokenized",
-                                                 "norm-only",       "same-init"};
+                                                 "norm-only",       "same-init",   "disguised",  "disguised-rotated",
+                                                 "width-pruned",    "depth-pruned"};
   return names;
 }
 
 std::string parent_of(const std::string& member) {
   if (member == "base" || member == "independent" || member == "dense") return "";
   if (member == "upcycled") return "dense";
+  if (member == "disguised" || member == "disguised-rotated") return "fine-tuned";
   return "base";
 }
 
@@ -46,7 +48,9 @@ uint64_t member_seed(uint64_t family_seed, const std::string& member) {
 
 // What a child keeps of its parent, by component. "init" is the random initialisation.
 std::set<std::string> inherited_components(const std::string& relation, const RelationParams& p) {
-  if (relation == "fine-tuned" || relation == "continued-pretraining" || relation == "expert-permuted")
+  if (relation == "fine-tuned" || relation == "continued-pretraining" || relation == "expert-permuted" ||
+      relation == "disguised" || relation == "disguised-rotated" || relation == "width-pruned" ||
+      relation == "depth-pruned")
     return {"embeddings", "attention", "mlp", "router", "norms", "init"};
   if (relation == "upcycled") return {"embeddings", "attention", "mlp", "norms", "init"};
   if (relation == "re-tokenized") {
@@ -146,6 +150,14 @@ Family build_family(const FamilySpec& spec) {
       m.model = make_retokenized(name, parent, m.seed, p.retokenize);
     } else if (name == "norm-only") {
       m.model = make_norm_only(name, parent, m.seed);
+    } else if (name == "disguised" || name == "disguised-rotated") {
+      DisguiseParams dp = p.disguise;
+      dp.rotate = name == "disguised-rotated";
+      m.model = make_disguised(name, parent, m.seed, dp);
+    } else if (name == "width-pruned") {
+      m.model = make_width_pruned(name, parent, m.seed, p.width_prune);
+    } else if (name == "depth-pruned") {
+      m.model = make_depth_pruned(name, parent, m.seed, p.depth_prune);
     } else if (name == "same-init") {
       if (p.same_init_rho < 0 || p.same_init_rho > 1) throw UsageError("same-init rho must lie in [0, 1]");
       GeneratedOptions o;
@@ -408,10 +420,33 @@ std::vector<WrittenCheckpoint> write_checkpoints(const std::vector<CheckpointJob
   return out;
 }
 
+// ============================================================================================ extras
+
+std::vector<std::string> family_extra_files(const Family& family) {
+  std::vector<std::string> out;
+  for (const auto& m : family.members)
+    if (disguise_rotation(*m.model)) out.push_back(m.name + ".rotation.safetensors");
+  return out;
+}
+
+void write_family_extras(const Family& family, const std::string& out, bool overwrite) {
+  for (const auto& m : family.members) {
+    const std::vector<double>* q = disguise_rotation(*m.model);
+    if (!q) continue;
+    const uint64_t d = m.model->arch().hidden_size;
+    SafetensorsWriter w((fs::path(out) / (m.name + ".rotation.safetensors")).string(),
+                        {TensorSpec{"rotation", DType::F64, {d, d}}},
+                        {{"format", "pt"}, {"member", m.name}, {"convention", "h_child = rotation @ h_parent"}},
+                        TensorOrder::kReference, overwrite);
+    w.append(q->data(), q->size() * sizeof(double));
+    w.finish();
+  }
+}
+
 // ============================================================================================ truth.json
 
 nlohmann::json architecture_json(const Architecture& a) {
-  return {{"template", a.template_name},
+  nlohmann::json j = {{"template", a.template_name},
           {"hidden_size", a.hidden_size},
           {"num_hidden_layers", a.num_layers},
           {"num_attention_heads", a.num_heads},
@@ -428,6 +463,8 @@ nlohmann::json architecture_json(const Architecture& a) {
           {"qkv_bias", a.qkv_bias},
           {"parameters", total_parameters(a)},
           {"tensor_bytes", total_tensor_bytes(a)}};
+  if (a.weight_dtype != DType::BF16) j["torch_dtype"] = std::string(dtype_name(a.weight_dtype));
+  return j;
 }
 
 nlohmann::json truth_json(const Family& family, const std::vector<WrittenCheckpoint>& written,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <numeric>
 
 #include "fromscratch/core/dtype.hpp"
@@ -1028,6 +1029,454 @@ class NormOnlyModel final : public DerivedModel {
   std::shared_ptr<Model> fresh_;
 };
 
+// ---- disguise, width and depth pruning
+
+// A sorted random subset of `keep` of [0, n).
+std::vector<uint32_t> random_subset(uint64_t key, uint64_t n, uint64_t keep) {
+  std::vector<uint32_t> p = random_permutation(key, n);
+  p.resize(keep);
+  std::sort(p.begin(), p.end());
+  return p;
+}
+
+// Row index maps of one layer's attention heads: q rows (head h of width head_dim -> parent head qmap[h]) and
+// kv rows likewise.
+std::vector<uint32_t> expand_heads(const std::vector<uint32_t>& heads, uint64_t head_dim) {
+  std::vector<uint32_t> rows(heads.size() * head_dim);
+  for (size_t h = 0; h < heads.size(); ++h)
+    for (uint64_t k = 0; k < head_dim; ++k) rows[h * head_dim + k] = uint32_t(heads[h] * head_dim + k);
+  return rows;
+}
+
+// Haar-random orthogonal d x d (row-major, double) from `key`: modified Gram-Schmidt, applied twice, of the
+// columns of a standard normal matrix. Gram-Schmidt gives the QR factor with a positive diagonal of R, which
+// makes Q Haar-distributed (Mezzadri 2007).
+std::vector<double> haar_rotation(uint64_t key, uint64_t d) {
+  std::vector<double> c(d * d);  // column-major while orthonormalising: column j = c[j*d .. j*d+d)
+  for (uint64_t i = 0; i < d * d; ++i) c[i] = normal_at(key, i);
+  for (uint64_t j = 0; j < d; ++j) {
+    double* cj = &c[j * d];
+    for (int pass = 0; pass < 2; ++pass)
+      for (uint64_t k = 0; k < j; ++k) {
+        const double* ck = &c[k * d];
+        double dot = 0;
+        for (uint64_t i = 0; i < d; ++i) dot += ck[i] * cj[i];
+        for (uint64_t i = 0; i < d; ++i) cj[i] -= dot * ck[i];
+      }
+    double norm = 0;
+    for (uint64_t i = 0; i < d; ++i) norm += cj[i] * cj[i];
+    norm = std::sqrt(norm);
+    for (uint64_t i = 0; i < d; ++i) cj[i] /= norm;
+  }
+  std::vector<double> q(d * d);
+  for (uint64_t i = 0; i < d; ++i)
+    for (uint64_t j = 0; j < d; ++j) q[i * d + j] = c[j * d + i];
+  return q;
+}
+
+class DisguisedModel final : public DerivedModel {
+ public:
+  DisguisedModel(std::string name, Architecture arch, std::shared_ptr<const Model> parent, uint64_t seed,
+                 DisguiseParams p)
+      : DerivedModel(std::move(name), std::move(arch), parent, seed), p_(p) {
+    const Architecture& a = this->arch();
+    const uint64_t d = a.hidden_size;
+    if (!p_.rotate) {
+      pi_ = random_permutation(stream_key(seed_, "disguise/hidden"), d);
+      sign_.resize(d);
+      const uint64_t sk = stream_key(seed_, "disguise/signs");
+      for (uint64_t i = 0; i < d; ++i) sign_[i] = (random_bits(sk, i) >> 63) ? -1 : 1;
+    }
+    const uint64_t layers = a.checkpoint_layers(), qpg = a.num_heads / a.num_kv_heads;
+    expert_perm_.resize(layers);
+    expert_neuron_perm_.resize(layers);
+    shared_perm_.resize(layers);
+    dense_perm_.resize(layers);
+    kv_heads_.resize(layers);
+    q_heads_.resize(layers);
+    q_rows_.resize(layers);
+    kv_rows_.resize(layers);
+    for (uint64_t L = 0; L < layers; ++L) {
+      uint64_t lk = sub_key(stream_key(seed_, "disguise/permutation"), L);
+      kv_heads_[L] = random_permutation(sub_key(lk, 4), a.num_kv_heads);
+      for (uint64_t g = 0; g < a.num_kv_heads; ++g) {
+        std::vector<uint32_t> within = random_permutation(sub_key(lk, 1000 + g), qpg);
+        for (uint64_t j = 0; j < qpg; ++j) q_heads_[L].push_back(uint32_t(kv_heads_[L][g] * qpg + within[j]));
+      }
+      q_rows_[L] = expand_heads(q_heads_[L], a.head_dim);
+      kv_rows_[L] = expand_heads(kv_heads_[L], a.head_dim);
+      if (a.layer_is_moe(L)) {
+        expert_perm_[L] = random_permutation(sub_key(lk, 1), a.num_experts);
+        for (uint64_t e = 0; e < a.num_experts; ++e)
+          expert_neuron_perm_[L].push_back(random_permutation(sub_key(lk, 100 + e), a.expert_width));
+        if (a.num_shared_experts) shared_perm_[L] = random_permutation(sub_key(lk, 2), a.shared_expert_width());
+      } else {
+        dense_perm_[L] = random_permutation(sub_key(lk, 3), a.intermediate_size);
+      }
+    }
+  }
+
+  const std::vector<double>* rotation() const { return p_.rotate ? &rotation_matrix() : nullptr; }
+
+  nlohmann::json describe() const override {
+    nlohmann::json j = base_description(relation());
+    nlohmann::json layers = nlohmann::json::array();
+    for (size_t L = 0; L < q_heads_.size(); ++L) {
+      nlohmann::json l = {{"layer", L}, {"kv_heads", permutation_json(kv_heads_[L])}, {"q_heads", permutation_json(q_heads_[L])}};
+      if (!expert_perm_[L].empty()) {
+        l["experts"] = permutation_json(expert_perm_[L]);
+        nlohmann::json np = nlohmann::json::array();
+        for (const auto& p : expert_neuron_perm_[L]) np.push_back(permutation_json(p));
+        l["expert_neurons"] = std::move(np);
+        if (!shared_perm_[L].empty()) l["shared_expert_neurons"] = permutation_json(shared_perm_[L]);
+      } else {
+        l["dense_neurons"] = permutation_json(dense_perm_[L]);
+      }
+      layers.push_back(std::move(l));
+    }
+    nlohmann::json params;
+    if (p_.rotate) {
+      params["hidden_transform"] = "rotation";
+      params["rotation_seed"] = seed_;
+      params["rotation_stream"] = "normal_at(stream_key(seed, \"disguise/rotation\"), i*d + j) = G[i, j]";
+      params["rotation_algorithm"] =
+          "columns of G orthonormalised by modified Gram-Schmidt, twice (Q = G R^-1, diag R > 0: Haar)";
+      params["rotation_file"] = name() + ".rotation.safetensors";
+      params["norms_folded"] = true;
+      params["dtype"] = std::string(dtype_name(arch().weight_dtype));
+    } else {
+      params["hidden_transform"] = "signed-permutation";
+      params["hidden_permutation"] = permutation_json(pi_);
+      params["hidden_signs"] = sign_;
+      params["norms_folded"] = false;
+      params["dtype"] = "BF16";
+    }
+    params["layers"] = std::move(layers);
+    params["convention"] =
+        "h_child = Q h_parent for the residual stream; signed permutation: Q[i, hidden_permutation[i]] = "
+        "hidden_signs[i] (child dimension i = sign * parent dimension pi[i]), norm gains g'[i] = g[pi[i]]; "
+        "rotation: Q from rotation_file (tensor 'rotation', F64, row-major), every norm gain folded into the "
+        "matrices reading its output and set to 1. Readers (q, k, v, router, gate, up, lm_head, eh_proj "
+        "columns [e | h]) W' = W diag(g) Q^T (g = 1 for signed permutations), writers (o, down, eh_proj rows) "
+        "W' = Q W, embeddings E' = E Q^T. Child kv head g = parent kv head kv_heads[g]; child q head h = parent "
+        "q head q_heads[h] (q heads stay in the group of their kv head; whole heads of head_dim move, so RoPE "
+        "pairs stay intact; q/k/v bias and o_proj columns move with their heads). Experts and neurons as in "
+        "expert-permuted: child expert e = parent expert experts[e], child neuron n = parent neuron perm[n]. "
+        "The MTP block's shared_head.head is a copy of lm_head (which folds model.norm), so with a rotation "
+        "the MTP head's function is not preserved; the decoder's is.";
+    j["params"] = std::move(params);
+    return j;
+  }
+  std::string relation() const override { return p_.rotate ? "disguised-rotated" : "disguised"; }
+  double nominal_scale(const SynthTensor& t) const override {
+    if (is_norm(t.kind) && p_.rotate) return 1.0;
+    return DerivedModel::nominal_scale(t);
+  }
+
+ protected:
+  void generate(const SynthTensor& t, const uint64_t* ids, size_t n, float* out) const override {
+    const Architecture& a = arch();
+    const uint64_t d = a.hidden_size;
+    const size_t L = t.layer < 0 ? 0 : size_t(t.layer);
+    if (is_norm(t.kind)) {
+      if (p_.rotate) {
+        std::fill(out, out + n, 1.0f);
+        return;
+      }
+      std::vector<uint64_t> src(n);
+      for (size_t i = 0; i < n; ++i) src[i] = pi_[ids[i]];
+      return parent_->rows(parent_tensor(t), src.data(), n, out);
+    }
+    // Structure: the parent tensor, a map of rows and one of columns (child index -> parent index), and which
+    // side lives in the residual stream; for readers, the norm whose gain they fold.
+    const SynthTensor* pt = &parent_tensor(t);
+    const std::vector<uint32_t>* rowmap = nullptr;
+    const std::vector<uint32_t>* colmap = nullptr;
+    enum { none, reads, writes, both } hidden = none;
+    std::vector<TensorKind> fold;  // gains folded into column blocks of d (eh_proj: enorm, hnorm)
+    switch (t.kind) {
+      case TensorKind::embed: hidden = reads; break;
+      case TensorKind::lm_head: hidden = reads; fold = {TensorKind::final_norm}; break;
+      case TensorKind::attn_q: rowmap = &q_rows_[L]; hidden = reads; fold = {TensorKind::input_norm}; break;
+      case TensorKind::attn_k: case TensorKind::attn_v:
+        rowmap = &kv_rows_[L]; hidden = reads; fold = {TensorKind::input_norm}; break;
+      case TensorKind::attn_q_bias: rowmap = &q_rows_[L]; break;
+      case TensorKind::attn_k_bias: case TensorKind::attn_v_bias: rowmap = &kv_rows_[L]; break;
+      case TensorKind::attn_o: colmap = &q_rows_[L]; hidden = writes; break;
+      case TensorKind::router: rowmap = &expert_perm_[L]; hidden = reads; fold = {TensorKind::post_norm}; break;
+      case TensorKind::router_bias: rowmap = &expert_perm_[L]; break;
+      case TensorKind::expert_gate: case TensorKind::expert_up: case TensorKind::expert_down: {
+        pt = parent_->find(t.kind, t.layer, int(expert_perm_[L][size_t(t.expert)]));
+        const auto* perm = &expert_neuron_perm_[L][size_t(t.expert)];
+        if (t.kind == TensorKind::expert_down) colmap = perm, hidden = writes;
+        else rowmap = perm, hidden = reads, fold = {TensorKind::post_norm};
+        break;
+      }
+      case TensorKind::shared_gate: case TensorKind::shared_up:
+        rowmap = &shared_perm_[L]; hidden = reads; fold = {TensorKind::post_norm}; break;
+      case TensorKind::shared_down: colmap = &shared_perm_[L]; hidden = writes; break;
+      case TensorKind::dense_gate: case TensorKind::dense_up:
+        rowmap = &dense_perm_[L]; hidden = reads; fold = {TensorKind::post_norm}; break;
+      case TensorKind::dense_down: colmap = &dense_perm_[L]; hidden = writes; break;
+      case TensorKind::mtp_eh_proj: hidden = both; fold = {TensorKind::mtp_enorm, TensorKind::mtp_hnorm}; break;
+      default: throw UsageError(str("disguise: unexpected tensor ", t.spec.name));
+    }
+    if (!pt) throw UsageError(str("disguise: parent lacks the source of ", t.spec.name));
+    const uint64_t cols = t.cols();
+    auto fetch = [&](const uint64_t* rows_wanted, size_t count, float* dst) {
+      std::vector<uint64_t> src(count);
+      for (size_t i = 0; i < count; ++i) src[i] = rowmap ? (*rowmap)[rows_wanted[i]] : rows_wanted[i];
+      if (!colmap) return parent_->rows(*pt, src.data(), count, dst);
+      std::vector<float> tmp(count * cols);
+      parent_->rows(*pt, src.data(), count, tmp.data());
+      for (size_t i = 0; i < count; ++i)
+        for (uint64_t c = 0; c < cols; ++c) dst[i * cols + c] = tmp[i * cols + (*colmap)[c]];
+    };
+    if (hidden == none) return fetch(ids, n, out);
+
+    // Writers (and eh_proj): rows are residual-stream coordinates, row i of the child = sum_j Q[i, j] row j.
+    std::vector<float> tmp(n * cols);
+    if (hidden == writes || hidden == both) {
+      if (!p_.rotate) {
+        std::vector<uint64_t> src(n);
+        for (size_t i = 0; i < n; ++i) src[i] = pi_[ids[i]];
+        fetch(src.data(), n, tmp.data());
+        for (size_t i = 0; i < n; ++i)
+          if (sign_[ids[i]] < 0)
+            for (uint64_t c = 0; c < cols; ++c) tmp[i * cols + c] = -tmp[i * cols + c];
+      } else {
+        const std::vector<double>& Q = rotation_matrix();
+        std::vector<uint64_t> all(d);
+        std::iota(all.begin(), all.end(), 0);
+        std::vector<float> w(d * cols);
+        fetch(all.data(), d, w.data());
+        std::vector<double> acc(cols);
+        for (size_t i = 0; i < n; ++i) {
+          std::fill(acc.begin(), acc.end(), 0.0);
+          const double* q = &Q[ids[i] * d];
+          for (uint64_t j = 0; j < d; ++j) {
+            const double qj = q[j];
+            const float* wr = &w[j * cols];
+            for (uint64_t c = 0; c < cols; ++c) acc[c] += qj * double(wr[c]);
+          }
+          // A writer that also reads (eh_proj) is rounded once, at the end.
+          for (uint64_t c = 0; c < cols; ++c) tmp[i * cols + c] = static_cast<float>(acc[c]);
+        }
+      }
+    } else {
+      fetch(ids, n, tmp.data());
+    }
+    if (hidden == writes) {
+      std::copy(tmp.begin(), tmp.end(), out);
+      return;
+    }
+    // Readers: columns are residual-stream coordinates, in blocks of d (eh_proj reads [enorm(e) | hnorm(h)]).
+    const uint64_t blocks = cols / d;
+    if (!p_.rotate) {
+      for (size_t i = 0; i < n; ++i)
+        for (uint64_t b = 0; b < blocks; ++b)
+          for (uint64_t c = 0; c < d; ++c) out[i * cols + b * d + c] = float(sign_[c]) * tmp[i * cols + b * d + pi_[c]];
+      return;
+    }
+    const std::vector<double>& Q = rotation_matrix();
+    std::vector<double> gain(cols, 1.0);
+    for (size_t b = 0; b < fold.size() && b < blocks; ++b) {
+      const SynthTensor* norm = parent_->find(fold[b], t.layer, -1);
+      if (!norm) throw UsageError(str("disguise: no ", kind_name(fold[b]), " for ", t.spec.name));
+      std::vector<float> g(d);
+      parent_->row_range(*norm, 0, d, g.data());
+      for (uint64_t c = 0; c < d; ++c) gain[b * d + c] = g[c];
+    }
+    std::vector<double> x(d);
+    for (size_t i = 0; i < n; ++i)
+      for (uint64_t b = 0; b < blocks; ++b) {
+        for (uint64_t c = 0; c < d; ++c) x[c] = double(tmp[i * cols + b * d + c]) * gain[b * d + c];
+        for (uint64_t r = 0; r < d; ++r) {
+          const double* q = &Q[r * d];
+          double acc = 0;
+          for (uint64_t c = 0; c < d; ++c) acc += q[c] * x[c];
+          out[i * cols + b * d + r] = static_cast<float>(acc);
+        }
+      }
+  }
+
+  // Q, computed on first use (2 d^3 operations: a minute at d = 4096; a dry run never pays it).
+  const std::vector<double>& rotation_matrix() const {
+    std::call_once(rotation_once_, [&] { rotation_ = haar_rotation(stream_key(seed_, "disguise/rotation"), arch().hidden_size); });
+    return rotation_;
+  }
+
+ private:
+  DisguiseParams p_;
+  std::vector<uint32_t> pi_;
+  std::vector<int> sign_;
+  mutable std::once_flag rotation_once_;
+  mutable std::vector<double> rotation_;
+  std::vector<std::vector<uint32_t>> kv_heads_, q_heads_, q_rows_, kv_rows_;
+  std::vector<std::vector<uint32_t>> expert_perm_;
+  std::vector<std::vector<std::vector<uint32_t>>> expert_neuron_perm_;
+  std::vector<std::vector<uint32_t>> shared_perm_, dense_perm_;
+};
+
+uint64_t kept_count(uint64_t n, double share, uint64_t at_least) {
+  uint64_t k = uint64_t(std::llround(share * double(n)));
+  return std::min(n, std::max<uint64_t>({k, at_least, 1}));
+}
+
+class WidthPrunedModel final : public DerivedModel {
+ public:
+  WidthPrunedModel(std::string name, Architecture arch, std::shared_ptr<const Model> parent, uint64_t seed,
+                   WidthPruneParams p)
+      : DerivedModel(std::move(name), std::move(arch), parent, seed), p_(p) {
+    const Architecture& a = this->arch();
+    const Architecture& pa = parent_->arch();
+    const uint64_t layers = a.checkpoint_layers();
+    const uint64_t qpg = a.num_heads / a.num_kv_heads, pqpg = pa.num_heads / pa.num_kv_heads;
+    experts_.resize(layers);
+    expert_neurons_.resize(layers);
+    shared_.resize(layers);
+    dense_.resize(layers);
+    q_heads_.resize(layers);
+    q_rows_.resize(layers);
+    for (uint64_t L = 0; L < layers; ++L) {
+      uint64_t lk = sub_key(stream_key(seed_, "width-prune"), L);
+      for (uint64_t g = 0; g < a.num_kv_heads; ++g)
+        for (uint32_t h : random_subset(sub_key(lk, 1000 + g), pqpg, qpg)) q_heads_[L].push_back(uint32_t(g * pqpg + h));
+      q_rows_[L] = expand_heads(q_heads_[L], a.head_dim);
+      if (a.layer_is_moe(L)) {
+        experts_[L] = random_subset(sub_key(lk, 1), pa.num_experts, a.num_experts);
+        for (uint64_t e = 0; e < a.num_experts; ++e)
+          expert_neurons_[L].push_back(random_subset(sub_key(lk, 100 + e), pa.expert_width, a.expert_width));
+        if (a.num_shared_experts)
+          shared_[L] = random_subset(sub_key(lk, 2), pa.shared_expert_width(), a.shared_expert_width());
+      } else {
+        dense_[L] = random_subset(sub_key(lk, 3), pa.intermediate_size, a.intermediate_size);
+      }
+    }
+  }
+  nlohmann::json describe() const override {
+    nlohmann::json j = base_description("width-pruned");
+    nlohmann::json layers = nlohmann::json::array();
+    for (size_t L = 0; L < q_heads_.size(); ++L) {
+      nlohmann::json l = {{"layer", L}, {"q_heads", q_heads_[L]}};
+      if (!experts_[L].empty()) {
+        l["experts"] = experts_[L];
+        l["expert_neurons"] = expert_neurons_[L];
+        if (!shared_[L].empty()) l["shared_expert_neurons"] = shared_[L];
+      } else {
+        l["dense_neurons"] = dense_[L];
+      }
+      layers.push_back(std::move(l));
+    }
+    j["params"] = {{"neuron_keep", p_.neuron_keep},
+                   {"expert_keep", p_.expert_keep},
+                   {"head_keep", p_.head_keep},
+                   {"heal_noise", p_.heal_noise},
+                   {"parent_architecture",
+                    {{"num_attention_heads", parent_->arch().num_heads},
+                     {"n_routed_experts", parent_->arch().num_experts},
+                     {"moe_intermediate_size", parent_->arch().expert_width},
+                     {"intermediate_size", parent_->arch().intermediate_size}}},
+                   {"layers", std::move(layers)},
+                   {"convention",
+                    "kept indices are parent indices, sorted: child expert e = parent expert experts[e] (router row "
+                    "and correction bias with it); child neuron n of an MLP block = parent neuron kept[n] "
+                    "(expert_neurons[e] for child expert e; gate/up row n, down column n); child q head h = parent "
+                    "q head q_heads[h] (every kv head kept; q/k/v bias and o_proj columns follow the heads); then "
+                    "every value + heal_noise * nominal * Laplace (a light fine-tune)"}};
+    return j;
+  }
+  std::string relation() const override { return "width-pruned"; }
+  double nominal_scale(const SynthTensor& t) const override { return parent_->nominal_scale(source(t)); }
+
+ protected:
+  const SynthTensor& source(const SynthTensor& t) const {
+    const size_t L = t.layer < 0 ? 0 : size_t(t.layer);
+    int e = t.expert >= 0 ? int(experts_[L][size_t(t.expert)]) : -1;
+    const SynthTensor* pt = parent_->find(t.kind, t.layer, e);
+    if (!pt) throw UsageError(str("width pruning: parent lacks the source of ", t.spec.name));
+    return *pt;
+  }
+  void generate(const SynthTensor& t, const uint64_t* ids, size_t n, float* out) const override {
+    const size_t L = t.layer < 0 ? 0 : size_t(t.layer);
+    const SynthTensor& pt = source(t);
+    const std::vector<uint32_t>* rowmap = nullptr;
+    const std::vector<uint32_t>* colmap = nullptr;
+    switch (t.kind) {
+      case TensorKind::attn_q: case TensorKind::attn_q_bias: rowmap = &q_rows_[L]; break;
+      case TensorKind::attn_o: colmap = &q_rows_[L]; break;
+      case TensorKind::router: case TensorKind::router_bias: rowmap = &experts_[L]; break;
+      case TensorKind::expert_gate: case TensorKind::expert_up: rowmap = &expert_neurons_[L][size_t(t.expert)]; break;
+      case TensorKind::expert_down: colmap = &expert_neurons_[L][size_t(t.expert)]; break;
+      case TensorKind::shared_gate: case TensorKind::shared_up: rowmap = &shared_[L]; break;
+      case TensorKind::shared_down: colmap = &shared_[L]; break;
+      case TensorKind::dense_gate: case TensorKind::dense_up: rowmap = &dense_[L]; break;
+      case TensorKind::dense_down: colmap = &dense_[L]; break;
+      default: break;
+    }
+    std::vector<uint64_t> src(n);
+    for (size_t i = 0; i < n; ++i) src[i] = rowmap ? (*rowmap)[ids[i]] : ids[i];
+    const uint64_t cols = t.cols();
+    if (colmap) {
+      std::vector<float> tmp(n * pt.cols());
+      parent_->rows(pt, src.data(), n, tmp.data());
+      for (size_t i = 0; i < n; ++i)
+        for (uint64_t c = 0; c < cols; ++c) out[i * cols + c] = tmp[i * pt.cols() + (*colmap)[c]];
+    } else {
+      parent_->rows(pt, src.data(), n, out);
+    }
+    add_noise(t, "heal", ids, n, p_.heal_noise * parent_->nominal_scale(pt), out);
+  }
+
+ private:
+  WidthPruneParams p_;
+  std::vector<std::vector<uint32_t>> experts_, shared_, dense_, q_heads_, q_rows_;
+  std::vector<std::vector<std::vector<uint32_t>>> expert_neurons_;
+};
+
+class DepthPrunedModel final : public DerivedModel {
+ public:
+  DepthPrunedModel(std::string name, Architecture arch, std::shared_ptr<const Model> parent, uint64_t seed,
+                   DepthPruneParams p, std::vector<uint32_t> dropped)
+      : DerivedModel(std::move(name), std::move(arch), parent, seed), p_(p), dropped_(std::move(dropped)) {
+    const uint64_t pl = parent_->arch().num_layers;
+    for (uint32_t L = 0; L < pl; ++L)
+      if (!std::binary_search(dropped_.begin(), dropped_.end(), L)) kept_.push_back(L);
+    for (uint64_t m = 0; m < parent_->arch().mtp_layers; ++m) kept_.push_back(uint32_t(pl + m));
+  }
+  nlohmann::json describe() const override {
+    nlohmann::json j = base_description("depth-pruned");
+    j["params"] = {{"drop_layers", p_.drop_layers},
+                   {"heal_noise", p_.heal_noise},
+                   {"dropped_layers", dropped_},
+                   {"kept_layers", kept_},
+                   {"convention",
+                    "child layer i = parent layer kept_layers[i] (MTP layers keep their place after the decoder "
+                    "layers and are renumbered), every tensor + heal_noise * nominal * Laplace; embeddings, final "
+                    "norm and lm_head from the parent likewise"}};
+    return j;
+  }
+  std::string relation() const override { return "depth-pruned"; }
+  double nominal_scale(const SynthTensor& t) const override { return parent_->nominal_scale(source(t)); }
+
+ protected:
+  const SynthTensor& source(const SynthTensor& t) const {
+    const int pl = t.layer < 0 ? -1 : int(kept_[size_t(t.layer)]);
+    const SynthTensor* pt = parent_->find(t.kind, pl, t.expert);
+    if (!pt) throw UsageError(str("depth pruning: parent lacks the source of ", t.spec.name));
+    return *pt;
+  }
+  void generate(const SynthTensor& t, const uint64_t* ids, size_t n, float* out) const override {
+    const SynthTensor& pt = source(t);
+    parent_->rows(pt, ids, n, out);
+    add_noise(t, "heal", ids, n, p_.heal_noise * parent_->nominal_scale(pt), out);
+  }
+
+ private:
+  DepthPruneParams p_;
+  std::vector<uint32_t> dropped_, kept_;
+};
+
 }  // namespace
 
 std::shared_ptr<Model> make_generated(std::string name, Architecture arch, Recipe recipe, GeneratedOptions options) {
@@ -1078,6 +1527,62 @@ std::shared_ptr<Model> make_retokenized(std::string name, std::shared_ptr<const 
 
 std::shared_ptr<Model> make_norm_only(std::string name, std::shared_ptr<const Model> parent, uint64_t seed) {
   return std::make_shared<NormOnlyModel>(std::move(name), std::move(parent), seed);
+}
+
+
+std::shared_ptr<Model> make_disguised(std::string name, std::shared_ptr<const Model> parent, uint64_t seed,
+                                      DisguiseParams p) {
+  Architecture a = parent->arch();
+  if (p.rotate) {
+    if (p.rotated_dtype != DType::F32 && p.rotated_dtype != DType::BF16)
+      throw UsageError("a rotated disguise is stored as BF16 or F32");
+    a.weight_dtype = p.rotated_dtype;
+  }
+  return std::make_shared<DisguisedModel>(std::move(name), std::move(a), std::move(parent), seed, p);
+}
+
+const std::vector<double>* disguise_rotation(const Model& m) {
+  if (auto d = dynamic_cast<const DisguisedModel*>(&m)) return d->rotation();
+  return nullptr;
+}
+
+std::shared_ptr<Model> make_width_pruned(std::string name, std::shared_ptr<const Model> parent, uint64_t seed,
+                                         WidthPruneParams p) {
+  for (double v : {p.neuron_keep, p.expert_keep, p.head_keep})
+    if (!(v > 0 && v <= 1)) throw UsageError(str("width pruning: kept shares must lie in (0, 1], got ", v));
+  if (!(p.heal_noise >= 0)) throw UsageError("width pruning: heal noise must be non-negative");
+  Architecture a = parent->arch();
+  const uint64_t qpg = a.num_heads / a.num_kv_heads;
+  a.num_heads = kept_count(qpg, p.head_keep, 1) * a.num_kv_heads;
+  if (a.is_moe()) {
+    a.num_experts = kept_count(a.num_experts, p.expert_keep, a.experts_per_token);
+    a.expert_width = kept_count(a.expert_width, p.neuron_keep, 1);
+    if (a.layout == Layout::mixtral) a.intermediate_size = a.expert_width;
+    else if (a.intermediate_size) a.intermediate_size = kept_count(a.intermediate_size, p.neuron_keep, 1);
+  } else {
+    a.intermediate_size = kept_count(a.intermediate_size, p.neuron_keep, 1);
+  }
+  a.validate();
+  return std::make_shared<WidthPrunedModel>(std::move(name), std::move(a), std::move(parent), seed, p);
+}
+
+std::shared_ptr<Model> make_depth_pruned(std::string name, std::shared_ptr<const Model> parent, uint64_t seed,
+                                         DepthPruneParams p) {
+  if (!(p.heal_noise >= 0)) throw UsageError("depth pruning: heal noise must be non-negative");
+  Architecture a = parent->arch();
+  // Candidates: neither the first nor the last decoder layer, no leading dense layer.
+  std::vector<uint32_t> candidates;
+  for (uint64_t L = std::max<uint64_t>(1, a.first_dense_layers); L + 1 < a.num_layers; ++L) candidates.push_back(uint32_t(L));
+  if (p.drop_layers == 0 || p.drop_layers > candidates.size())
+    throw UsageError(str("depth pruning: cannot drop ", p.drop_layers, " of ", a.num_layers, " layers (",
+                         candidates.size(), " droppable: not the first or last layer, not a leading dense layer)"));
+  std::vector<uint32_t> order = random_permutation(stream_key(seed, "depth-prune"), candidates.size());
+  std::vector<uint32_t> dropped;
+  for (uint64_t i = 0; i < p.drop_layers; ++i) dropped.push_back(candidates[order[i]]);
+  std::sort(dropped.begin(), dropped.end());
+  a.num_layers -= p.drop_layers;
+  a.validate();
+  return std::make_shared<DepthPrunedModel>(std::move(name), std::move(a), std::move(parent), seed, p, std::move(dropped));
 }
 
 }  // namespace fromscratch::synth

@@ -37,6 +37,10 @@ expect_rc 2 "$F" synth family --out "$work/x" --members fine-tuned,distilled
 expect_rc 2 "$F" synth family --out "$work/x" --kv-heads 5
 expect_rc 2 "$F" synth family --out "$work/x" --template llama --members upcycled
 expect_rc 2 "$F" synth family --out "$work/x" --same-init-rho 1.5
+expect_rc 2 "$F" synth family --out "$work/x" --rotated-dtype f16
+expect_rc 2 "$F" synth family --out "$work/x" --prune-neurons 0
+expect_rc 2 "$F" synth family --out "$work/x" --members depth-pruned --depth-drop 3   # tiny: 2 droppable of 4
+grep -q "droppable" "$work/err.txt"
 expect_rc 2 "$F" synth model --out "$work/x" --scale full --layers 2000   # ~8 TB: more than the disk holds
 grep -q "available" "$work/err.txt"
 test ! -e "$work/x"   # refused before anything was written
@@ -57,12 +61,14 @@ PYEOF
 # ---- dry run: the plan, no files ----
 "$F" synth family --template glm4-moe --out "$work/dry" --dry-run --json > "$work/dry.json"
 test ! -e "$work/dry"
-$PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert len(d['members'])==10 and d['tensor_bytes']>0" "$work/dry.json"
+$PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert len(d['members'])==14 and d['tensor_bytes']>0" "$work/dry.json"
 
 # ---- a tiny family per template; an independent reader checks what truth.json claims ----
 for t in solar-open glm4-moe mixtral; do
   "$F" synth family --template $t --scale tiny --seed 7 --out "$work/$t" --threads 2 --json > "$work/$t.json"
-  for m in base independent fine-tuned continued-pretraining expert-permuted dense upcycled re-tokenized norm-only same-init; do
+  test -s "$work/$t/disguised-rotated.rotation.safetensors"
+  for m in base independent fine-tuned continued-pretraining expert-permuted dense upcycled re-tokenized norm-only same-init \
+           disguised disguised-rotated width-pruned depth-pruned; do
     test -s "$work/$t/$m/config.json"
     test -s "$work/$t/$m/model.safetensors"
     "$F" arch params "$work/$t/$m" --json > "$work/params.json"
@@ -141,6 +147,34 @@ for l in perm:
 v = {(p["a"], p["b"]): p["expected_verdict"] for p in truth["pairs"]}
 assert v[("base", "independent")] == "independent" and v[("base", "fine-tuned")] == "derived"
 assert v[("base", "norm-only")] == "norms-only" and v[("dense", "upcycled")] == "derived"
+for m in ("disguised", "disguised-rotated", "width-pruned", "depth-pruned"):
+    assert v[("base", m)] == "derived" and v[("independent", m)] == "independent", m
+# disguised: the hidden permutation and signs in truth.json map fine-tuned's embeddings onto the member's
+dg = next(m for m in truth["members"] if m["name"] == "disguised")
+assert dg["parent"] == "fine-tuned" and dg["relation"] == "disguised"
+pi, sg = np.array(dg["description"]["params"]["hidden_permutation"]), np.array(dg["description"]["params"]["hidden_signs"])
+e0, e1 = M["fine-tuned"]["model.embed_tokens.weight"][1], M["disguised"]["model.embed_tokens.weight"][1]
+assert (e1 == e0[:, pi] * sg[None, :]).all()
+# disguised-rotated: F32, gains 1, embeddings = fine-tuned's times the stored rotation (transposed)
+rot = json.load(open(f"{root}/disguised-rotated/config.json"))["torch_dtype"]
+assert rot == "float32", rot
+q = open(f"{root}/disguised-rotated.rotation.safetensors", "rb").read()
+n = struct.unpack("<Q", q[:8])[0]
+hq = json.loads(q[8:8 + n])
+d = cfg["hidden_size"]
+assert hq["rotation"]["dtype"] == "F64" and hq["rotation"]["shape"] == [d, d]
+Q = np.frombuffer(q[8 + n:], dtype="<f8").reshape(d, d)
+assert np.abs(Q @ Q.T - np.eye(d)).max() < 1e-12
+R = M["disguised-rotated"]
+assert (R["model.norm.weight"][1] == 1).all()
+assert np.abs(R["model.embed_tokens.weight"][1] - e0 @ Q.T).max() < 1e-5
+# width-pruned and depth-pruned: smaller configs, kept indices recorded
+wp = json.load(open(f"{root}/width-pruned/config.json"))
+assert wp["num_attention_heads"] < cfg["num_attention_heads"]
+dp = json.load(open(f"{root}/depth-pruned/config.json"))
+assert dp["num_hidden_layers"] == L - 2
+dpp = next(m for m in truth["members"] if m["name"] == "depth-pruned")["description"]["params"]
+assert len(dpp["dropped_layers"]) == 2 and 0 not in dpp["dropped_layers"] and L - 1 not in dpp["dropped_layers"]
 PYEOF
 done
 

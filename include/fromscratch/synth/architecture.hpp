@@ -48,6 +48,9 @@ struct Architecture {
   uint64_t first_dense_layers = 0;  // first_k_dense_replace
   uint64_t mtp_layers = 0;          // num_nextn_predict_layers: extra layers numbered from num_layers
   bool qkv_bias = false;            // q/k/v projections carry a bias (GLM-4.5, Qwen2)
+  // dtype of every tensor that is BF16 in the real model (the score-correction bias stays F32); F32 only for
+  // members whose values are not BF16-exact (disguised-rotated).
+  DType weight_dtype = DType::BF16;
 
   bool is_moe() const { return num_experts > 0; }
   bool layer_is_moe(uint64_t layer) const { return is_moe() && layer >= first_dense_layers; }

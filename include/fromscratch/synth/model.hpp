@@ -199,4 +199,48 @@ std::shared_ptr<Model> make_retokenized(std::string name, std::shared_ptr<const 
 // Norm vectors byte-identical to the parent's; every other tensor from an independent model of `seed`.
 std::shared_ptr<Model> make_norm_only(std::string name, std::shared_ptr<const Model> parent, uint64_t seed);
 
+// A function-preserving disguise of `parent` (the family uses the fine-tuned member), all transforms drawn
+// from `seed`:
+//   * the hidden (residual) basis: h_child = Q h_parent for every vector of the residual stream. Signed
+//     permutation (rotate = false): Q[i, pi[i]] = sign[i]; norm gains permuted (g'[i] = g[pi[i]]: RMSNorm
+//     commutes with a signed permutation, the signs pass to the matrices that read the norm's output), every
+//     matrix that reads the stream (q, k, v, router, gate, up, lm_head, eh_proj) gets W' = W Q^T, every
+//     matrix that writes it (o, down, eh_proj) W' = Q W, embeddings E' = E Q^T. Exact in BF16.
+//     Rotation (rotate = true): Q Haar-random orthogonal (modified Gram-Schmidt, twice, of a standard normal
+//     matrix; positive diagonal of R), every norm gain folded into the matrices that read its output first
+//     (W' = W diag(g) Q^T, gains become 1), as model-surgery tools (SliceGPT, QuaRot) do. The values are no
+//     longer BF16-exact; `rotated_dtype` says how they are stored.
+//   * routed experts (matrices, router row, correction bias) and MLP/expert neurons permuted as in
+//     expert-permuted; attention heads permuted: kv heads by one permutation (their q groups move with
+//     them) and the q heads within each group by another; whole heads only (RoPE pairs stay together).
+struct DisguiseParams {
+  bool rotate = false;
+  DType rotated_dtype = DType::F32;  // BF16 or F32 storage of a rotated member
+};
+std::shared_ptr<Model> make_disguised(std::string name, std::shared_ptr<const Model> parent, uint64_t seed,
+                                      DisguiseParams p);
+// The rotation Q (row-major hidden x hidden) of a rotated disguise, or nullptr for any other model.
+const std::vector<double>* disguise_rotation(const Model& m);
+
+// Width pruning: a kept subset (sorted, random from `seed`) of every MLP block's neurons, of the routed
+// experts of every MoE layer (router rows and correction bias with them) and of the q heads of every kv group,
+// then a light fine-tune (heal_noise x nominal x Laplace on every tensor).
+struct WidthPruneParams {
+  double neuron_keep = 0.75;  // share of MLP / expert neurons kept
+  double expert_keep = 0.75;  // share of routed experts kept (at least top-k)
+  double head_keep = 0.75;    // share of the q heads of each kv group kept (at least one)
+  double heal_noise = 1e-3;
+};
+std::shared_ptr<Model> make_width_pruned(std::string name, std::shared_ptr<const Model> parent, uint64_t seed,
+                                         WidthPruneParams p);
+
+// Depth pruning: `drop_layers` decoder layers removed (random from `seed` among layers 1 .. L-2 that are not
+// leading dense layers; MTP layers kept and renumbered), then a light fine-tune as above.
+struct DepthPruneParams {
+  uint64_t drop_layers = 2;
+  double heal_noise = 1e-3;
+};
+std::shared_ptr<Model> make_depth_pruned(std::string name, std::shared_ptr<const Model> parent, uint64_t seed,
+                                         DepthPruneParams p);
+
 }  // namespace fromscratch::synth
