@@ -7,8 +7,6 @@ namespace fromscratch::cli {
 
 // Interim definitions while the verbs land in their own files (a strong definition there replaces these).
 [[gnu::weak]] int run_weights_stats(Context&, const Args&) { throw Error("weights stats: not built in this tree"); }
-[[gnu::weak]] int run_weights_compare(Context&, const Args&) { throw Error("weights compare: not built in this tree"); }
-[[gnu::weak]] int run_weights_upcycling(Context&, const Args&) { throw Error("weights upcycling: not built in this tree"); }
 
 namespace {
 

@@ -2,6 +2,9 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "fromscratch/core/errors.hpp"
@@ -77,6 +80,30 @@ ModelView::ModelView(const std::string& path) : path_(path), ck_(open_checkpoint
     for (const auto& [key, idx] : roles_)
       if (key.kind == RoleKind::embed_tokens && ck_.tensors[idx].info.shape.size() == 2)
         hidden_ = size_t(ck_.tensors[idx].info.shape[1]);
+  }
+  // Attention geometry (config.json; text_config for multimodal wrappers).
+  if (!hint_.path.empty()) {
+    try {
+      std::ifstream in(hint_.path);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (text.size() <= (4u << 20)) {
+        auto cfg = nlohmann::json::parse(text);
+        if (cfg.contains("text_config") && cfg["text_config"].is_object()) cfg = cfg["text_config"];
+        auto num = [&](const char* key) -> size_t {
+          auto it = cfg.find(key);
+          if (it == cfg.end() || !it->is_number_integer()) return 0;
+          long long v = it->get<long long>();
+          return v > 0 && v < (1 << 24) ? size_t(v) : 0;
+        };
+        q_heads_ = num("num_attention_heads");
+        kv_heads_ = num("num_key_value_heads");
+        if (kv_heads_ == 0) kv_heads_ = q_heads_;
+        head_dim_ = num("head_dim");
+        if (head_dim_ == 0 && q_heads_ > 0 && hidden_ % q_heads_ == 0) head_dim_ = hidden_ / q_heads_;
+      }
+    } catch (const std::exception& e) {
+      warnings_.push_back(std::string("config.json attention fields not read: ") + e.what());
+    }
   }
   // Tokenizer (optional): decoded bytes of each id for shared-token alignment.
   try {

@@ -61,6 +61,10 @@ class ModelView {
   const Checkpoint& checkpoint() const { return ck_; }
   const ConfigHint& config() const { return hint_; }
   size_t hidden_size() const { return hidden_; }
+  // Attention geometry from config.json (0 when unknown): head width, query heads, key/value heads.
+  size_t head_dim() const { return head_dim_; }
+  size_t num_heads() const { return q_heads_; }
+  size_t num_kv_heads() const { return kv_heads_; }
   int num_layers() const { return layers_; }
   const std::map<RoleKey, size_t>& roles() const { return roles_; }
   const CheckpointTensor* find(const RoleKey& k) const;
@@ -81,6 +85,7 @@ class ModelView {
   Checkpoint ck_;
   ConfigHint hint_;
   size_t hidden_ = 0;
+  size_t head_dim_ = 0, q_heads_ = 0, kv_heads_ = 0;
   int layers_ = 0;
   std::map<RoleKey, size_t> roles_;
   std::vector<std::string> vocab_;
