@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Statistics pass benchmark (issue 7, Performance): two full-width synthetic Solar-Open layers (128 experts x 3
+# matrices 1280x4096 BF16 per model), page cache warm, measured side by side in one run:
+#   dd bs=8M and cat of the shard files   (the page-cache read rate)
+#   fromscratch weights stats --read-only (the same chunked read loop, computing nothing)
+#   fromscratch weights stats, 1 and 2 threads (every statistic, row/column norms, bit histograms)
+#   bench/weights/stats_numpy.py          (NumPy, the same statistics over the same files)
+# and prints GB/s and the ratios. The generated files (~8.5 GB) are deleted at the end.
+#
+# usage: bench/weights/stats_bench.sh [FROMSCRATCH_BINARY] [WORK_DIR] [ROUNDS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+F=${1:-build/src/cli/fromscratch}
+W=${2:-$(mktemp -d /work/stats-bench.XXXXXX)}
+ROUNDS=${3:-2}
+PY=/usr/bin/python3
+mkdir -p "$W"
+trap 'rm -rf "$W"' EXIT
+
+avail_kb=$(df -k --output=avail "$W" | tail -1)
+if [ "$avail_kb" -lt $((12 * 1024 * 1024)) ]; then echo "need 12 GB free under $W (have $((avail_kb / 1024)) MB)"; exit 1; fi
+echo "# $(date -u +%FT%TZ)  $(uname -n)  $(nproc) cores  $(grep MemTotal /proc/meminfo | awk '{print int($2/1048576)" GB"}')"
+echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+for s in 1 2; do
+  "$F" synth model --template solar-open --scale full --layers 1 --vocab 2048 --seed $s --shard-size 2GB \
+       --threads 2 --out "$W/m$s" > /dev/null 2>&1
+done
+files=$(ls "$W"/m1/*.safetensors "$W"/m2/*.safetensors)
+bytes=$(stat -c %s $files | awk '{s += $1} END {print s}')
+echo "# files: $(echo $files | wc -w) shards, $bytes bytes; $("$F" inspect "$W/m1" --json | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["totals"]["tensors"], "tensors per model")')"
+cat $files > /dev/null; cat $files > /dev/null   # warm the page cache
+if command -v fincore > /dev/null; then
+  echo "# resident in the page cache: $(fincore -b -n -o RES $files | awk '{r += $1} END {print r}') of $bytes bytes"
+fi
+
+now() { date +%s.%N; }
+rate() { awk -v b="$bytes" -v t="$1" 'BEGIN {printf "%.3f", b / t / 1e9}'; }
+declare -A best
+record() {  # record KEY SECONDS
+  local gbps; gbps=$(rate "$2")
+  printf '  %-34s %7.2f s  %6s GB/s\n' "$1" "$2" "$gbps"
+  if [ -z "${best[$1]:-}" ] || awk -v a="$gbps" -v b="${best[$1]}" 'BEGIN {exit !(a > b)}'; then best[$1]=$gbps; fi
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+  echo "# round $round (load $(cut -d' ' -f1 /proc/loadavg))"
+  t0=$(now); for f in $files; do dd if="$f" of=/dev/null bs=8M status=none; done; t1=$(now)
+  record "dd bs=8M (page cache)" "$(echo "$t1 - $t0" | bc -l)"
+  t0=$(now); cat $files > /dev/null; t1=$(now)
+  record "cat (page cache)" "$(echo "$t1 - $t0" | bc -l)"
+  t0=$(now); for m in m1 m2; do "$F" weights stats "$W/$m" --read-only --threads 2 > /dev/null 2>&1; done; t1=$(now)
+  record "stats --read-only, 2 threads" "$(echo "$t1 - $t0" | bc -l)"
+  t0=$(now); for m in m1 m2; do "$F" weights stats "$W/$m" --threads 1 --json > /dev/null 2>&1; done; t1=$(now)
+  record "stats, 1 thread" "$(echo "$t1 - $t0" | bc -l)"
+  t0=$(now); for m in m1 m2; do "$F" weights stats "$W/$m" --threads 2 --json > "$W/$m.json" 2>/dev/null; done; t1=$(now)
+  record "stats, 2 threads" "$(echo "$t1 - $t0" | bc -l)"
+  if [ "$round" -eq 1 ]; then  # NumPy is slow: once
+    t0=$(now); $PY bench/weights/stats_numpy.py $files > "$W/numpy.json"; t1=$(now)
+    record "NumPy (one thread)" "$(echo "$t1 - $t0" | bc -l)"
+  fi
+done
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# best of $ROUNDS (NumPy: one run)"
+r() { awk -v a="${best[$1]}" -v b="${best[$2]}" 'BEGIN {printf "%.2f", a / b}'; }
+echo "stats 2 threads / dd page cache      = $(r "stats, 2 threads" "dd bs=8M (page cache)")   (goal >= 0.80)"
+echo "stats 2 threads / cat page cache     = $(r "stats, 2 threads" "cat (page cache)")"
+echo "stats 2 threads / own read loop      = $(r "stats, 2 threads" "stats --read-only, 2 threads")"
+echo "stats 2 threads / NumPy              = $(r "stats, 2 threads" "NumPy (one thread)")x   (goal >= 10)"
+echo "stats 2 threads / 1 thread           = $(r "stats, 2 threads" "stats, 1 thread")x"
