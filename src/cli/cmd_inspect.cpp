@@ -7,6 +7,7 @@
 #include "fromscratch/core/config_hint.hpp"
 #include "fromscratch/core/inventory.hpp"
 #include "fromscratch/io/h5_file.hpp"
+#include "fromscratch/remote/open_model.hpp"
 
 namespace fromscratch::cli {
 namespace {
@@ -32,9 +33,10 @@ int run_inspect(Context& ctx, const Args& args) {
 
   // Headers are small: every rank reads them (so a later data step could use them), only rank 0 prints.
   nlohmann::json inv;
+  std::string fetched;  // what a hub reference fetched, for stderr
   run_collectively(ctx, [&] {
-    ConfigHint hint = read_config_hint(checkpoint_folder(path));
     if (vm.count("index-only")) {
+      ConfigHint hint = read_config_hint(checkpoint_folder(path));
       std::string index_path = path;
       if (std::filesystem::is_directory(path)) {
         index_path = (std::filesystem::path(path) / "model.safetensors.index.json").string();
@@ -44,7 +46,10 @@ int run_inspect(Context& ctx, const Args& args) {
       inv = index_inventory_json(read_shard_index(index_path), hint, vm.count("tensors") > 0);
     } else {
       try {
-        inv = inventory_json(open_checkpoint(path), hint, vm.count("tensors") > 0);
+        remote::Model model = remote::open_model(path);  // a local path, hf://ORG/NAME[@REV] or ORG/NAME (HF cache)
+        ConfigHint hint = read_config_hint(model.folder);
+        inv = inventory_json(model.checkpoint, hint, vm.count("tensors") > 0);
+        fetched = model.summary();
       } catch (const FormatError& e) {
         bool missing = false;
         for (const auto& p : e.problems()) missing |= p.message.find("no such file in") != std::string::npos;
@@ -55,6 +60,7 @@ int run_inspect(Context& ctx, const Args& args) {
       }
     }
   });
+  if (!fetched.empty()) ctx.err() << fetched << "\n";
   if (ctx.is_root()) {
     if (vm.count("json")) ctx.out() << inv.dump(2) << "\n";
     else ctx.out() << inventory_text(inv);
