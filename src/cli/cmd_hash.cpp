@@ -18,6 +18,7 @@
 #include "fromscratch/core/tensor_roles.hpp"
 #include "fromscratch/dist/distributed_hash.hpp"
 #include "fromscratch/io/h5_file.hpp"
+#include "fromscratch/remote/open_model.hpp"
 
 namespace fromscratch::cli {
 namespace {
@@ -56,9 +57,11 @@ int run_hash(Context& ctx, const Args& args) {
 
   Checkpoint ck;
   ConfigHint hint;
+  remote::Model model;  // a local path, hf://ORG/NAME[@REV] or ORG/NAME in the HF cache
   run_collectively(ctx, [&] {
-    ck = open_checkpoint(path);
-    hint = read_config_hint(checkpoint_folder(path));
+    model = remote::open_model(path);
+    ck = model.checkpoint;
+    hint = read_config_hint(model.folder);
   });
 
   if (vm.count("plan")) {
@@ -84,6 +87,11 @@ int run_hash(Context& ctx, const Args& args) {
   double seconds = result.seconds;
   const auto& mine = result.mine;
   const auto& digests = result.local;
+
+  // A hub model's report; files now complete in the cache are checked against their LFS sha256 here, before
+  // any digest is printed (a mismatch throws).
+  std::string fetched;
+  run_collectively(ctx, [&] { fetched = ctx.is_root() ? model.summary() : std::string(); });
 
   // Rank 0 assembles the table in name order.
   ordered_json table;  // field order as documented: name, role, dtype, shape, sha256, row_multiset, ...
@@ -118,6 +126,7 @@ int run_hash(Context& ctx, const Args& args) {
     ctx.err() << "# hashed " << ck.tensors.size() << " tensors, " << human_bytes(static_cast<double>(total)) << " in "
               << seconds << " s (" << human_bytes(seconds > 0 ? total / seconds : 0) << "/s) on " << comm.size()
               << " rank(s) x " << threads << " thread(s)\n";
+    if (!fetched.empty()) ctx.err() << fetched << (comm.size() > 1 ? " (rank 0)" : "") << "\n";
   }
 
   if (!h5.empty()) {
