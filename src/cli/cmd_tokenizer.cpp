@@ -10,6 +10,7 @@
 #include "fromscratch/core/errors.hpp"
 #include "fromscratch/core/strings.hpp"
 #include "fromscratch/io/h5_file.hpp"
+#include "fromscratch/remote/open_model.hpp"
 #include "fromscratch/tokenizer/corpus.hpp"
 #include "fromscratch/tokenizer/encoder.hpp"
 #include "fromscratch/tokenizer/genealogy.hpp"
@@ -172,6 +173,16 @@ int run_compare(Context& ctx, const Args& args) {
   bool force = vm.count("force") > 0;
   if (!h5.empty()) check_writable(h5, force);
   tk::Corpus corpus = corpus_path.empty() ? tk::builtin_corpus() : tk::read_corpus(corpus_path);
+  // hf://ORG/NAME[@REV] and ORG/NAME (HF cache) name the model's folder of tokenizer files.
+  for (auto& p : paths) {
+    remote::ModelRef ref = remote::parse_model_ref(p);
+    if (!remote::is_repository_ref(ref)) continue;
+    remote::OpenOptions oo;
+    oo.open_checkpoint = false;
+    remote::Model m = remote::open_model(p, oo);
+    if (std::string line = m.summary(); !line.empty()) ctx.err() << line << "\n";
+    p = m.folder;
+  }
   tk::TokenizerProfile a, b;
   {
     tk::Tokenizer ta = tk::load_tokenizer(paths[0]);
