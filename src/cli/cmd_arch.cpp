@@ -20,6 +20,7 @@
 #include "fromscratch/arch/spec.hpp"
 #include "fromscratch/core/checkpoint.hpp"
 #include "fromscratch/io/h5_file.hpp"
+#include "fromscratch/remote/open_model.hpp"
 
 namespace fromscratch::cli {
 namespace {
@@ -85,6 +86,16 @@ ResolvedConfig resolve_config(const std::string& arg, const Catalog& catalog) {
     r.label = arg;
     r.raw = read_config_json(arg);
     r.folder = fs::path(arg).has_parent_path() ? fs::path(arg).parent_path().string() : ".";
+    return r;
+  }
+  // hf://ORG/NAME[@REV], or ORG/NAME when the local Hugging Face cache has it (before the catalog).
+  if (remote::ModelRef ref = remote::parse_model_ref(arg); remote::is_repository_ref(ref)) {
+    remote::OpenOptions oo;
+    oo.open_checkpoint = false;
+    remote::Model m = remote::open_model(arg, oo);
+    r.label = arg;
+    r.raw = read_config_json((fs::path(m.folder) / "config.json").string());
+    r.folder = m.folder;
     return r;
   }
   if (const CatalogEntry* e = catalog.find(arg)) {
