@@ -58,7 +58,7 @@ std::string ByteCache::default_root() {
 }
 
 ByteCache::ByteCache(std::string root, const std::string& repo, const std::string& commit)
-    : dir_(str(root, "/hub/", repo, "/", commit)) {}
+    : dir_(str(root, "/hub/", repo, "/", commit)), name_(repo.substr(repo.find('/') + 1)) {}
 
 std::optional<std::string> ByteCache::read_file(const std::string& file, uint64_t max_bytes) const {
   std::error_code ec;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <cstdlib>
 #include <filesystem>
@@ -12,6 +13,7 @@
 
 #include "fromscratch/core/byte_source.hpp"
 #include "fromscratch/core/errors.hpp"
+#include "fromscratch/core/file_io.hpp"
 #include "fromscratch/core/strings.hpp"
 #include "fromscratch/net/http.hpp"
 #include "fromscratch/remote/byte_cache.hpp"
@@ -136,6 +138,33 @@ class Session {
     data_bytes_ += n;
   }
   void add_cached(uint64_t n) { cached_bytes_ += n; }
+
+  // Chunks being fetched by some thread: a second reader of the same chunk waits instead of fetching it again.
+  // claim() returns the chunks of `want` this caller must fetch; the others are in flight elsewhere.
+  std::vector<uint64_t> claim(const std::string& file, const std::vector<uint64_t>& want, std::vector<uint64_t>& elsewhere) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<uint64_t> mine;
+    for (uint64_t c : want) {
+      if (inflight_.insert({file, c}).second) mine.push_back(c);
+      else elsewhere.push_back(c);
+    }
+    return mine;
+  }
+  void release(const std::string& file, const std::vector<uint64_t>& chunks) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (uint64_t c : chunks) inflight_.erase({file, c});
+    }
+    inflight_cv_.notify_all();
+  }
+  void wait_for(const std::string& file, const std::vector<uint64_t>& chunks) {
+    std::unique_lock<std::mutex> lock(mu_);
+    inflight_cv_.wait(lock, [&] {
+      for (uint64_t c : chunks)
+        if (inflight_.count({file, c})) return false;
+      return true;
+    });
+  }
   // Wall time with at least one transfer running (overlapping transfers of several threads count once).
   void begin_transfer() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -268,6 +297,8 @@ class Session {
   std::atomic<uint64_t> cached_bytes_{0};
   double seconds_ = 0;
   int active_ = 0;
+  std::set<std::pair<std::string, uint64_t>> inflight_;
+  std::condition_variable inflight_cv_;
   Clock::time_point busy_since_{};
   std::set<std::string> touched_, verified_;
 };
@@ -289,15 +320,18 @@ class HubByteSource final : public ByteSource {
     s_->note_read(f_.name);
     const uint64_t C = ByteCache::kChunkBytes;
     uint64_t first = offset / C, last = (offset + n - 1) / C;
-    ensure_chunks(first, last);
+    std::set<uint64_t> fetched = ensure_chunks(first, last);
     std::vector<uint8_t> buf(C);
+    uint64_t from_cache = 0;
     for (uint64_t c = first; c <= last; ++c) {
       uint64_t cbeg = c * C, clen = chunk_len(c);
       if (!s_->cache().read_chunk(f_.name, c, clen, buf.data()))
         throw IoError(name_, str("chunk ", c, " vanished from the cache at ", s_->cache().dir()));
       uint64_t lo = std::max(offset, cbeg), hi = std::min<uint64_t>(offset + n, cbeg + clen);
       std::memcpy(out + (lo - offset), buf.data() + (lo - cbeg), size_t(hi - lo));
+      if (!fetched.count(c)) from_cache += hi - lo;
     }
+    s_->add_cached(from_cache);
   }
   // Reading a whole tensor in order (hash): fetch all of it now, many ranges in flight.
   void hint_sequential(uint64_t offset, uint64_t len) const override {
@@ -309,15 +343,31 @@ class HubByteSource final : public ByteSource {
  private:
   uint64_t chunk_len(uint64_t c) const { return std::min<uint64_t>(ByteCache::kChunkBytes, f_.size - c * ByteCache::kChunkBytes); }
 
-  // Fetches the missing chunks of [first, last] in batches (bounded memory), each written atomically.
-  void ensure_chunks(uint64_t first, uint64_t last) const {
-    std::vector<uint64_t> missing;
-    uint64_t cached = 0;
-    for (uint64_t c = first; c <= last; ++c) {
-      if (s_->cache().has_chunk(f_.name, c, chunk_len(c))) cached += chunk_len(c);
-      else missing.push_back(c);
+  // Fetches the missing chunks of [first, last] in batches (bounded memory), each written atomically; chunks
+  // another thread is fetching are waited for. Returns the chunks this call fetched.
+  std::set<uint64_t> ensure_chunks(uint64_t first, uint64_t last) const {
+    std::set<uint64_t> fetched;
+    for (int round = 0; round < 3; ++round) {
+      std::vector<uint64_t> missing, elsewhere;
+      for (uint64_t c = first; c <= last; ++c)
+        if (!s_->cache().has_chunk(f_.name, c, chunk_len(c))) missing.push_back(c);
+      if (missing.empty()) return fetched;
+      std::vector<uint64_t> mine = s_->claim(f_.name, missing, elsewhere);
+      try {
+        fetch(mine);
+      } catch (...) {
+        s_->release(f_.name, mine);
+        throw;
+      }
+      s_->release(f_.name, mine);
+      fetched.insert(mine.begin(), mine.end());
+      if (elsewhere.empty()) return fetched;
+      s_->wait_for(f_.name, elsewhere);  // then check again: the other fetch may have failed
     }
-    s_->add_cached(cached);
+    return fetched;
+  }
+
+  void fetch(const std::vector<uint64_t>& missing) const {
     if (missing.empty()) return;
     const size_t batch = 64;  // 16 MiB of chunks per batch
     ResolvedFile rf = s_->hub().resolve(s_->revision().repo, s_->revision().commit, f_.name, f_.size, f_.lfs_sha256);
@@ -377,12 +427,19 @@ Model open_hub(Model m, const ModelRef& ref, const OpenOptions& opt) {
   bool have = false;
   if (is_sha(ref.revision)) {
     ByteCache c(root, ref.repo, ref.revision);
-    if (auto cached = c.read_file("../revision.json", 64ull << 20)) {
+    std::error_code ec;
+    const std::string cached_path = c.dir() + "/revision.json";
+    if (fs::is_regular_file(cached_path, ec)) {
       try {
-        rev = parse_revision_json(*cached, ref.repo, ref.revision, c.dir() + "/revision.json");
-        have = rev.commit == ref.revision;
-      } catch (const FormatError&) {
-        have = false;
+        File f = File::open_read(cached_path);
+        if (f.size() <= (64ull << 20)) {
+          std::string text(size_t(f.size()), '\0');
+          f.read_exact(text.data(), text.size(), 0);
+          rev = parse_revision_json(text, ref.repo, ref.revision, cached_path);
+          have = rev.commit == ref.revision;
+        }
+      } catch (const Error&) {
+        have = false;  // unreadable or invalid: ask the server again
       }
     }
   }

@@ -3,7 +3,7 @@
 // Layout under the cache root ($FROMSCRATCH_CACHE, else $XDG_CACHE_HOME/fromscratch, else
 // ~/.cache/fromscratch), in hub/ORG/NAME/COMMIT/:
 //   revision.json        the revision API answer for this commit
-//   files/FILE           whole small files (config, tokenizer, index)
+//   files/NAME/FILE      whole small files (config, tokenizer, index); files/NAME is the model's folder
 //   chunks/FILE/N        chunk N (kChunkBytes each, the last one shorter) of a large file
 //   verified/FILE        present when the whole file was checked against its LFS sha256
 // Every write goes to a temporary name in the same folder and is renamed into place, so a crash leaves either
@@ -26,7 +26,8 @@ class ByteCache {
   ByteCache(std::string root, const std::string& repo, const std::string& commit);
 
   const std::string& dir() const { return dir_; }
-  std::string files_dir() const { return dir_ + "/files"; }
+  // Named after the repository (files/NAME), so a folder-based label (tokenizer compare) reads as the model.
+  std::string files_dir() const { return dir_ + "/files/" + name_; }
 
   std::optional<std::string> read_file(const std::string& file, uint64_t max_bytes) const;
   void write_file(const std::string& file, std::string_view bytes) const;
@@ -44,6 +45,7 @@ class ByteCache {
  private:
   std::string chunk_path(const std::string& file, uint64_t index) const;
   std::string dir_;
+  std::string name_;
 };
 
 // Writes bytes to path atomically (temporary file in the same folder, fsync, rename). Creates folders.
