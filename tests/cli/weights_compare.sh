@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# labels: cli long
+# `fromscratch weights compare` and `weights upcycling` end to end on a tiny synthetic Solar-Open family whose
+# truth is known (truth.json): every derived member found, the independent member not flagged, the disguised
+# members (signed permutation; rotation) found through the alignment, the upcycling test separating the
+# upcycled member from the from-scratch one; help, exit codes, --json fields, --h5 without --force, bad input.
+set -euo pipefail
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+trap 'echo "FAILED: line $LINENO: $BASH_COMMAND" >&2' ERR
+PY=/usr/bin/python3
+F="$FROMSCRATCH"
+
+expect_rc() {  # expect_rc CODE command...
+  local want=$1; shift
+  set +e; "$@" > "$work/out.txt" 2> "$work/err.txt"; local rc=$?; set -e
+  if [ "$rc" -ne "$want" ]; then
+    echo "expected exit $want, got $rc: $*"; cat "$work/out.txt" "$work/err.txt"; exit 1
+  fi
+}
+
+# ---- help and usage ----
+"$F" weights --help > "$work/help.txt"; grep -q "compare    every applicable calibrated test" "$work/help.txt"
+"$F" weights compare --help > "$work/help.txt"; grep -q "usage: fromscratch weights compare" "$work/help.txt"
+"$F" weights upcycling --help > "$work/help.txt"; grep -q "usage: fromscratch weights upcycling" "$work/help.txt"
+expect_rc 2 "$F" weights
+expect_rc 2 "$F" weights frobnicate
+expect_rc 2 "$F" weights compare onlyone
+expect_rc 2 "$F" weights compare a b --null-draws 3
+
+"$F" synth family --template solar-open --scale tiny --seed 7 --out "$work/fam" \
+  --members base,independent,fine-tuned,continued-pretraining,expert-permuted,norm-only,disguised,disguised-rotated,depth-pruned,upcycled > /dev/null
+fam="$work/fam"
+
+verdict() {  # verdict A B -> prints the verdict, keeps the JSON in $work/last.json
+  "$F" weights compare "$fam/$1" "$fam/$2" --json --quiet --matched-draws 19 > "$work/last.json"
+  $PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["verdict"])' "$work/last.json"
+}
+
+[ "$(verdict base independent)" = independent ]
+$PY - "$work/last.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+fam = [r for r in d["records"] if r["family"]]
+assert fam and all(r["log10_p_adjusted"] > -2 for r in fam), "an independent pair must not reject"
+assert d["power"]["same_basis_min_detectable_r"] < 0.05
+assert "NOT evidence" in d["raw_cosine_not_evidence"]["label"]
+for k in ("a", "b", "reason", "records", "alignment", "layer_maps", "not_compared", "compared"):
+    assert k in d, k
+PYEOF
+for m in fine-tuned continued-pretraining expert-permuted disguised disguised-rotated depth-pruned; do
+  v=$(verdict base "$m"); [ "$v" = derived ] || { echo "base vs $m: $v"; exit 1; }
+done
+# The disguised copy is found only through the alignment, and its evidence is in the matrices.
+verdict base disguised > /dev/null
+$PY - "$work/last.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+fam = {r["scope"]: r for r in d["records"] if r["family"]}
+assert fam["every tensor with a hidden axis"]["log10_p_adjusted"] > -2, "same-basis must not see a permuted basis"
+assert fam["alignment=signed_permutation"]["log10_p_adjusted"] < -100
+assert d["alignment"]["signed_permutation"]["mean_abs_matched_column_r"] > 0.99
+PYEOF
+# Norm vectors copied byte for byte, every matrix independent: derived, with the evidence in the norms only.
+verdict base norm-only > /dev/null
+$PY - "$work/last.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["verdict"] == "derived" and d["evidence_components"] == ["norms"], d["evidence_components"]
+PYEOF
+# Depth pruning: the layer map pairs the kept layers, not layer i with layer i.
+verdict base depth-pruned > /dev/null
+$PY - "$work/last.json" "$fam/truth.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1])); t = json.load(open(sys.argv[2]))
+m = [x for x in t["members"] if x["name"] == "depth-pruned"][0]
+kept = m["description"]["params"].get("kept_layers") or m["description"]["params"].get("layers_kept")
+lm = d["layer_maps"]["input_norm"]
+pairs = {b: a for a, b in lm["assignment"]}
+if kept:
+    for j, src in enumerate(kept):
+        assert pairs.get(j) == src, (j, src, lm["assignment"])
+PYEOF
+# Upcycling: parent-free test separates the upcycled member from the from-scratch one.
+"$F" weights upcycling "$fam/upcycled" --json --quiet > "$work/up.json"
+"$F" weights upcycling "$fam/base" --json --quiet > "$work/base.json"
+$PY - "$work/up.json" "$work/base.json" <<'PYEOF'
+import json, sys
+up = json.load(open(sys.argv[1])); base = json.load(open(sys.argv[2]))
+assert up["verdict"] == "upcycled", up["reason"]
+assert base["verdict"] == "not_upcycled", base["reason"]
+PYEOF
+
+# ---- outputs and bad input ----
+"$F" weights compare "$fam/base" "$fam/fine-tuned" --quiet --no-alignment --h5 "$work/r.h5" > /dev/null
+expect_rc 2 "$F" weights compare "$fam/base" "$fam/fine-tuned" --quiet --h5 "$work/r.h5"
+h5ls -r "$work/r.h5" | grep -q verdict
+# Incomparable models (a dense parent vs a MoE at another width) compare what they can and say what not.
+"$F" synth family --template mixtral --scale tiny --seed 3 --members base --out "$work/mx" > /dev/null
+"$F" weights compare "$fam/base" "$work/mx/base" --json --quiet --matched-draws 9 > "$work/x.json"
+$PY - "$work/x.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["verdict"] in ("independent", "inconclusive"), d["verdict"]
+assert len(d["not_compared"]) > 0
+PYEOF
+# A corrupt checkpoint is a clear error (exit 1) naming the file.
+printf 'garbage' > "$work/bad.safetensors"
+expect_rc 1 "$F" weights compare "$work/bad.safetensors" "$fam/base"
+grep -q "bad.safetensors" "$work/err.txt"
+# NaN and Inf are counted and reported, never inside a statistic.
+$PY - "$fam/base/model.safetensors" "$work/nan.safetensors" <<'PYEOF'
+import json, struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+b = bytearray(open(src, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+name = sorted(k for k in h if k.endswith("layers.0.self_attn.k_proj.weight"))[0]
+off = 8 + n + h[name]["data_offsets"][0]
+b[off:off + 2] = b"\xc0\x7f"   # BF16 NaN
+b[off + 2:off + 4] = b"\x80\x7f"  # BF16 +Inf
+open(dst, "wb").write(bytes(b))
+PYEOF
+cp "$fam/base/config.json" "$work/"
+"$F" weights compare "$work/nan.safetensors" "$fam/fine-tuned" --json --quiet --matched-draws 9 > "$work/nan.json"
+$PY - "$work/nan.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["verdict"] == "derived"
+assert sum(d["nonfinite"]["a"].values()) == 2, d["nonfinite"]
+assert any("non-finite" in w for w in d["warnings"])
+PYEOF
+echo "weights compare: all checks passed"
