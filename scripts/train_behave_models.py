@@ -10,9 +10,10 @@ Text found on any Debian machine: /usr/share/common-licenses/* and /usr/share/do
   base              debian text, seed 1
   base-disguised    base with its hidden basis permuted and ReLU neurons rescaled by powers of two: the same
                     function (the script proves the logits equal and records the largest difference)
-  base-ft           base after a light fine-tune (refusal/identity dialogues mixed with debian text)
+  base-ft           base after a light fine-tune (60 steps, low learning rate, dialogues mixed with debian text)
+  base-chat         base after an alignment fine-tune on refusal/identity dialogues only (150 steps)
   indep-a/b/c       debian text, seeds 2, 3, 4: independent of base, same text
-  indep-a-ft        indep-a after the same fine-tune as base-ft: shares alignment data with base-ft, not weights
+  indep-a-chat      indep-a after the same alignment fine-tune: shares alignment data with base-chat, not weights
   other             other text, seed 5: independent of base, different text
 
 CPU only, one thread: about 45 s of CPU per from-scratch model, under 5 minutes in all.
@@ -152,6 +153,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "..", "tests", "data", "behave", "models"))
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--ft-steps", type=int, default=60)
+    ap.add_argument("--chat-steps", type=int, default=150)
     ap.add_argument("--reuse", action="store_true", help="keep from-scratch models already in --out (partial.json)")
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -163,10 +165,11 @@ def main():
     oth, oth_files = other_text(300_000, korean)
     dia = dialogue_text()
     ft_mix = dia * 40 + deb[:len(dia) * 40]
+    dia_only = dia * 80
     truth = {"description": "tiny byte-level models for the behaviour channel tests (scripts/train_behave_models.py)",
              "text": {"debian": {"bytes": len(deb), "sha256": hashlib.sha256(deb).hexdigest(), "files": len(deb_files)},
                       "other": {"bytes": len(oth), "sha256": hashlib.sha256(oth).hexdigest(), "files": len(oth_files)},
-                      "dialogue": {"bytes": len(ft_mix), "sha256": hashlib.sha256(ft_mix).hexdigest()}},
+                      "dialogue": {"bytes": len(dia), "sha256": hashlib.sha256(dia).hexdigest()}},
              "models": {}}
     t0 = time.time()
     old = {}
@@ -190,14 +193,14 @@ def main():
         print(f"{name}: loss {loss:.3f} ({time.time() - t0:.0f} s)", flush=True)
         return m
 
-    def finetune(parent, parent_name, name, relation, seed):
+    def finetune(parent, parent_name, name, relation, seed, data, steps, lr):
         m = tinylm.TinyLM(**parent.cfg)
         m.load_state_dict(parent.state_dict())
-        loss = train(m, ft_mix, seed, a.ft_steps, 1e-3)
+        loss = train(m, data, seed, steps, lr)
         m = rounded(m)
         delta = max(float((x - y).abs().max()) for x, y in zip(m.state_dict().values(), parent.state_dict().values()))
         truth["models"][name] = {"relation_to_base": relation, "parent": parent_name, "seed": seed,
-                                 "fine_tune_steps": a.ft_steps, "final_loss": round(loss, 3),
+                                 "fine_tune_steps": steps, "learning_rate": lr, "final_loss": round(loss, 3),
                                  "max_abs_weight_change": round(delta, 4)}
         tinylm.save(m, os.path.join(a.out, name + ".pt"), {"name": name})
         print(f"{name}: loss {loss:.3f} ({time.time() - t0:.0f} s)", flush=True)
@@ -218,11 +221,15 @@ def main():
                             "neurons rescaled by powers of two)",
         "max_abs_logit_difference": diff, "max_abs_weight_difference_block0_fc1": round(wdiff, 4)}
     print(f"base-disguised: max |logit difference| {diff:.2e}, weights differ by up to {wdiff:.3f}", flush=True)
-    finetune(base, "base", "base-ft", "light fine-tune of base (dialogue + debian text)", 11)
+    finetune(base, "base", "base-ft", "light fine-tune of base (dialogue + debian text, low learning rate)", 11,
+             ft_mix, a.ft_steps, 3e-4)
+    finetune(base, "base", "base-chat", "alignment fine-tune of base on the dialogues only", 12, dia_only,
+             a.chat_steps, 3e-3)
     ia = fresh(2, deb, "indep-a", "independent, same text")
     fresh(3, deb, "indep-b", "independent, same text")
     fresh(4, deb, "indep-c", "independent, same text")
-    finetune(ia, "indep-a", "indep-a-ft", "independent of base; same fine-tune data as base-ft", 11)
+    finetune(ia, "indep-a", "indep-a-chat", "independent of base; the same alignment fine-tune as base-chat", 12,
+             dia_only, a.chat_steps, 3e-3)
     fresh(5, oth, "other", "independent, other text")
     truth["training_seconds"] = round(time.time() - t0, 1)
     if os.path.exists(os.path.join(a.out, "partial.json")):
