@@ -5,6 +5,7 @@
 #include "command.hpp"
 #include "fromscratch/arch/catalog.hpp"
 #include "fromscratch/arch/spec.hpp"
+#include "fromscratch/core/byte_source.hpp"
 #include "fromscratch/core/errors.hpp"
 #include "fromscratch/core/strings.hpp"
 #include "fromscratch/remote/open_model.hpp"
@@ -132,13 +133,34 @@ int run_info(Context& ctx, const Args& args) {
   return kExitOk;
 }
 
+int run_fetch(Context& ctx, const Args& args) {
+  po::options_description opts("remote fetch options");
+  std::string max_download;
+  opts.add_options()("ref", po::value<std::string>()->required(), "hf://ORG/NAME[@REV]")(
+      "max-download", po::value<std::string>(&max_download), "byte cap (e.g. 20G)")(
+      "discard", "fetch into memory and drop the bytes (measures the link; nothing cached)");
+  po::positional_options_description pos;
+  pos.add("ref", 1);
+  po::variables_map vm;
+  if (!parse_command_line(ctx, "remote fetch", "REF [--max-download SIZE] [--discard]", opts, pos, args, vm)) return kExitOk;
+  remote::OpenOptions oo;
+  if (!max_download.empty()) oo.max_download = remote::parse_byte_size(max_download, "--max-download");
+  if (!ctx.is_root()) return kExitOk;
+  remote::Model m = remote::open_model(vm["ref"].as<std::string>(), oo);
+  // Every byte of every shard into the byte cache (many ranges in flight), then each file checked whole.
+  remote::fetch_all(m, vm.count("discard") == 0);
+  ctx.out() << m.summary() << "\n";
+  return kExitOk;
+}
+
 void print_verbs(std::ostream& os) {
   os << "usage: fromscratch remote <verb> [options]   (fromscratch remote <verb> --help)\n\n"
         "Models on a Hugging Face-style hub (hf://ORG/NAME[@REV], server $HF_ENDPOINT, token $HF_TOKEN) and in the\n"
         "local Hugging Face cache (ORG/NAME). inspect, hash, arch and tokenizer take the same references.\n\n"
         "verbs:\n"
         "  plan   bytes each test of a pair comparison needs, from the real shapes, without fetching tensor data\n"
-        "  info   pin a reference to its commit, fetch configs, tokenizers and shard headers, report what was fetched\n";
+        "  info   pin a reference to its commit, fetch configs, tokenizers and shard headers, report what was fetched\n"
+        "  fetch  every shard into the byte cache, each checked whole against its LFS sha256\n";
 }
 
 int run_remote(Context& ctx, const Args& args) {
@@ -154,9 +176,10 @@ int run_remote(Context& ctx, const Args& args) {
   }
   if (verb == "plan") return run_plan(ctx, rest);
   if (verb == "info") return run_info(ctx, rest);
+  if (verb == "fetch") return run_fetch(ctx, rest);
   throw UsageError(str("remote: unknown verb '", quote_untrusted(verb), "' (see fromscratch remote --help)"));
 }
 
 }  // namespace
-FROMSCRATCH_COMMAND("remote", "models on a Hugging Face-style hub and in the local HF cache: byte plan, info", run_remote);
+FROMSCRATCH_COMMAND("remote", "models on a Hugging Face-style hub and in the local HF cache: byte plan, info, fetch", run_remote);
 }  // namespace fromscratch::cli

@@ -276,6 +276,7 @@ struct Transfer {
     easy = curl_easy_init();
     curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 256L << 10);  // fewer, larger writes (default 16 KiB)
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, opt->connect_timeout_s);
@@ -403,7 +404,7 @@ struct HttpClient::Engine {
   ~Engine() { curl_multi_cleanup(multi); }
 
   // Runs every transfer to completion; throws IoError with the first failure (after all have stopped).
-  void run(std::vector<Transfer*>& ts, int max_in_flight) {
+  void run(std::vector<Transfer*>& ts, int max_in_flight, const std::function<void(Transfer*)>& on_done = {}) {
     curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, long(max_in_flight));
     std::deque<Transfer*> waiting(ts.begin(), ts.end());
     int active = 0;
@@ -429,7 +430,9 @@ struct HttpClient::Engine {
       int running = 0;
       curl_multi_perform(multi, &running);
       int left = 0;
+      bool finished_any = false;
       while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
+        finished_any = true;
         if (m->msg != CURLMSG_DONE) continue;
         Transfer* t = nullptr;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
@@ -442,12 +445,15 @@ struct HttpClient::Engine {
           if (first_failure.empty()) first_failure = t->failure, first_failure_url = t->failure_url;
         } else if (!t->done) {
           waiting.push_back(t);
+        } else if (on_done) {
+          on_done(t);
         }
       }
       if (!first_failure.empty()) {
         fail_all();
         throw IoError(first_failure_url, first_failure);
       }
+      if (finished_any) continue;  // slots are free: start the next transfers before waiting
       if (active > 0 || !waiting.empty()) {
         auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(next_due - Clock::now()).count();
         wait_ms = std::clamp<long long>(wait_ms, 0, 200);
@@ -503,7 +509,8 @@ HttpResponse HttpClient::get(const std::string& url, uint64_t max_body) {
   return std::move(t.response);
 }
 
-void HttpClient::get_ranges(const std::string& url, std::vector<RangeRequest>& ranges, uint64_t file_size) {
+void HttpClient::get_ranges(const std::string& url, std::vector<RangeRequest>& ranges, uint64_t file_size,
+                            const std::function<void(size_t)>& on_done) {
   std::vector<Transfer> store(ranges.size());
   std::vector<Transfer*> ts;
   for (size_t i = 0; i < ranges.size(); ++i) {
@@ -525,7 +532,9 @@ void HttpClient::get_ranges(const std::string& url, std::vector<RangeRequest>& r
   if (ts.empty()) return;
   auto e = take_engine();
   try {
-    e->run(ts, options_.max_in_flight);
+    std::function<void(Transfer*)> done_fn;
+    if (on_done) done_fn = [&](Transfer* t) { on_done(size_t(t - store.data())); };
+    e->run(ts, options_.max_in_flight, done_fn);
   } catch (...) {
     give_engine(std::move(e));
     throw;

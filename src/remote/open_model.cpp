@@ -369,7 +369,7 @@ class HubByteSource final : public ByteSource {
 
   void fetch(const std::vector<uint64_t>& missing) const {
     if (missing.empty()) return;
-    const size_t batch = 64;  // 16 MiB of chunks per batch
+    const size_t batch = 256;  // at most 64 MiB of chunks in memory; each is stored as soon as it arrives
     ResolvedFile rf = s_->hub().resolve(s_->revision().repo, s_->revision().commit, f_.name, f_.size, f_.lfs_sha256);
     for (size_t b = 0; b < missing.size(); b += batch) {
       size_t e = std::min(missing.size(), b + batch);
@@ -382,11 +382,11 @@ class HubByteSource final : public ByteSource {
         bufs[k - b].resize(size_t(chunk_len(missing[k])));
         reqs.push_back(net::RangeRequest{missing[k] * ByteCache::kChunkBytes, chunk_len(missing[k]), bufs[k - b].data()});
       }
-      {
-        Session::TransferScope busy(*s_);
-        s_->hub().http().get_ranges(rf.url, reqs, f_.size);
-      }
-      for (size_t k = b; k < e; ++k) s_->cache().write_chunk(f_.name, missing[k], bufs[k - b].data(), bufs[k - b].size());
+      Session::TransferScope busy(*s_);
+      s_->hub().http().get_ranges(rf.url, reqs, f_.size, [&](size_t i) {
+        s_->cache().write_chunk(f_.name, missing[b + i], bufs[i].data(), bufs[i].size());
+        std::vector<uint8_t>().swap(bufs[i]);
+      });
     }
   }
 
@@ -493,6 +493,38 @@ Model open_hub(Model m, const ModelRef& ref, const OpenOptions& opt) {
 }
 
 }  // namespace
+
+uint64_t fetch_all(const Model& m, bool keep) {
+  if (!m.session) throw UsageError(str("'", quote_untrusted(m.reference), "' is not a hub reference (hf://ORG/NAME)"));
+  Session& s = *m.session;
+  uint64_t total = 0;
+  for (const auto& shard : m.checkpoint.shards) {
+    if (keep) {
+      open_shard_source(shard)->hint_sequential(0, shard.file_size);
+      total += shard.file_size;
+      continue;
+    }
+    const RepoFile* f = s.revision().find(shard.name);
+    if (!f) continue;
+    ResolvedFile rf = s.hub().resolve(s.revision().repo, s.revision().commit, f->name, f->size, f->lfs_sha256);
+    const uint64_t C = ByteCache::kChunkBytes, batch = 256;
+    std::vector<uint8_t> buf(size_t(C * batch));
+    for (uint64_t off = 0; off < f->size; off += C * batch) {
+      std::vector<net::RangeRequest> reqs;
+      uint64_t bytes = 0;
+      for (uint64_t k = 0; k < batch && off + k * C < f->size; ++k) {
+        uint64_t o = off + k * C, len = std::min(C, f->size - o);
+        reqs.push_back(net::RangeRequest{o, len, buf.data() + k * C});
+        bytes += len;
+      }
+      s.reserve(bytes, shard.name);
+      Session::TransferScope busy(s);
+      s.hub().http().get_ranges(rf.url, reqs, f->size);
+      total += bytes;
+    }
+  }
+  return total;
+}
 
 RemoteStats Model::stats() const { return session ? session->stats() : RemoteStats{}; }
 

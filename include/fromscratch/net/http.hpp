@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -94,7 +95,10 @@ class HttpClient {
   // Fetches every range of `url` (no redirects: pass the URL head() resolved), many in flight, each checked
   // against its Content-Range and, when file_size is not 0, that total. Throws IoError naming the URL and
   // range when a range cannot be fetched.
-  void get_ranges(const std::string& url, std::vector<RangeRequest>& ranges, uint64_t file_size);
+  // on_done(i), when given, runs in the calling thread as soon as range i is complete (e.g. to store it while
+  // the other transfers go on).
+  void get_ranges(const std::string& url, std::vector<RangeRequest>& ranges, uint64_t file_size,
+                  const std::function<void(size_t)>& on_done = {});
 
   HttpStats stats() const;
   const HttpOptions& options() const { return options_; }

@@ -48,7 +48,7 @@ class ByteCache {
   std::string name_;
 };
 
-// Writes bytes to path atomically (temporary file in the same folder, fsync, rename). Creates folders.
+// Writes bytes to path atomically (temporary file in the same folder, then rename). Creates folders.
 void write_file_atomic(const std::string& path, std::string_view bytes);
 
 }  // namespace fromscratch::remote

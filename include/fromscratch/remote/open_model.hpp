@@ -57,6 +57,11 @@ struct Model {
 // every place looked at; network failures name the URL), FormatError (invalid headers / index / API answer).
 Model open_model(const std::string& reference, const OpenOptions& options = {});
 
+// Fetches every byte of every shard of a hub model with many ranges in flight: into the byte cache (each file
+// then checked whole against its LFS sha256) when `keep`, else into memory and discarded (measures the link;
+// the cap and counters apply either way). Returns the bytes transferred.
+uint64_t fetch_all(const Model& model, bool keep);
+
 // Parses "1.5G", "300M", "4096", "10GiB" into bytes (UsageError naming `what` otherwise).
 uint64_t parse_byte_size(const std::string& text, const std::string& what);
 
