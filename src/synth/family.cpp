@@ -425,7 +425,7 @@ std::vector<WrittenCheckpoint> write_checkpoints(const std::vector<CheckpointJob
 std::vector<std::string> family_extra_files(const Family& family) {
   std::vector<std::string> out;
   for (const auto& m : family.members)
-    if (disguise_rotation(*m.model)) out.push_back(m.name + ".rotation.safetensors");
+    if (m.model->relation() == "disguised-rotated") out.push_back(m.name + ".rotation.safetensors");  // Q not built
   return out;
 }
 
