@@ -52,17 +52,25 @@ ev = d["evidence"]
 assert len(ev) == 4 * (60 + 4), len(ev)          # every request and answer, determinism checks included
 assert all(e["ok"] and e["request"]["temperature"] == 0 and "seed" in e["request"] for e in ev)
 assert ev[0]["response"]["choices"][0]["logprobs"]["top_logprobs"], "top-k logprobs kept as evidence"
-assert "Korean" or True
 prompts = [e["request"]["prompt"] for e in ev]
 assert any(any("\uac00" <= ch <= "\ud7a3" for ch in p) for p in prompts), "Korean prompts in the draw"
 PYEOF
 
-# The light fine-tune: derived.
+# The light fine-tune: what behaviour cannot see. On these small models a model agrees with its light fine-tune
+# no more than independent models trained on the same text agree with each other (docs/behaviour.md).
 "$F" behave compare "$URL#base" "$URL#base-ft" "${R[@]}" "${C[@]}" --json > "$work/ft.json" 2> "$work/err.txt"
-[ "$(verdict "$work/ft.json")" = derived ]
+$PY - "$work/ft.json" "$work/disguised.json" <<'PYEOF'
+import json, sys
+ft = json.load(open(sys.argv[1])); dis = json.load(open(sys.argv[2]))
+same_text = [v for k, v in ft["mean_agreement"].items() if "base ~" not in k]   # indep-b ~ indep-c, base-ft ~ refs
+print("base ~ base-ft", ft["agreement_a_b"], "| base ~ indep-b/c", [r["agreement_a_ref"] for r in ft["references"]],
+      "| indep-b ~ indep-c", ft["mean_agreement"][[k for k in ft["mean_agreement"] if "indep-b" in k and "indep-c" in k][0]],
+      "| verdict", ft["verdict"])
+assert ft["agreement_a_b"] < 0.5 < dis["agreement_a_b"]
+PYEOF
 
 # Independent pairs, same text and other text: never derived.
-for pair in "base indep-a" "base other" "indep-a other" "base-ft indep-a"; do
+for pair in "base indep-a" "base other" "indep-a other" "base-disguised indep-a"; do
   set -- $pair
   "$F" behave compare "$URL#$1" "$URL#$2" "${R[@]}" "${C[@]}" --json > "$work/ind.json" 2> "$work/err.txt"
   v=$(verdict "$work/ind.json")
@@ -105,21 +113,21 @@ expect_rc 1 "$F" behave cutoff "$URL#base" --bank "$work/bank.jsonl" --cache "$w
 grep -q "line 2" "$work/err.txt"
 grep -q "line 3" "$work/err.txt"
 
-# Refusal: two models fine-tuned on the same dialogues share refusal templates (shared alignment data, not
-# weights: indep-a-ft is independent of base-ft); the base model does not refuse.
-"$F" behave refusal "$URL#base-ft" "$URL#indep-a-ft" --cache "$work/cache" --json > "$work/refusal.json" 2> "$work/err.txt"
-"$F" behave refusal "$URL#base" "$URL#base-ft" --cache "$work/cache" --json > "$work/refusal2.json" 2> "$work/err.txt"
+# Refusal: two models tuned on the same dialogues share refusal templates (shared alignment data, not weights:
+# indep-a-chat is independent of base-chat); the base model does not refuse.
+"$F" behave refusal "$URL#base-chat" "$URL#indep-a-chat" --cache "$work/cache" --json > "$work/refusal.json" 2> "$work/err.txt"
+"$F" behave refusal "$URL#base" "$URL#base-chat" --cache "$work/cache" --json > "$work/refusal2.json" 2> "$work/err.txt"
 $PY - "$work/refusal.json" "$work/refusal2.json" <<'PYEOF'
 import json, sys
 a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
 rates = [m["refusal_rate"] for m in a["models"]]
 print("refusal rates", rates, "cosine", a["comparison"]["refusal_phrasing_cosine_trigrams"],
-      "| base vs base-ft", [m["refusal_rate"] for m in b["models"]])
+      "| base vs base-chat", [m["refusal_rate"] for m in b["models"]])
 assert min(rates) >= 0.5, rates
 assert a["comparison"]["shared_templates"] is True
 assert "not of shared weights" in a["note"]
 assert b["models"][0]["refusal_rate"] < 0.2 and b["comparison"]["refusal_rates_differ"] is True
 assert any(q["question"] == "Who created you?" for q in a["models"][0]["identity"])
 PYEOF
-"$F" behave refusal "$URL#base-ft" "$URL#indep-a-ft" --cache "$work/cache" | grep -q "not of shared weights"
+"$F" behave refusal "$URL#base-chat" "$URL#indep-a-chat" --cache "$work/cache" | grep -q "not of shared weights"
 echo "behave: ok"
