@@ -145,6 +145,15 @@ TEST(SynthDisguise, SignedPermutationReproducesFromTruthExactly) {
           for (uint64_t c = 0; c < d1.cols; ++c) ASSERT_EQ(d1.at(r, c), float(sign[r]) * d0.at(pi[r], np[c]));
       }
     }
+    // The GLM MTP block's eh_proj reads [enorm(e) | hnorm(h)] and writes the stream: both sides transformed.
+    if (a.mtp_layers) {
+      const std::string eh = "model.layers." + std::to_string(a.num_layers) + ".eh_proj.weight";
+      Matrix e0 = read(ft, eh), e1 = read(dg, eh);
+      const uint64_t d = a.hidden_size;
+      for (uint64_t r = 0; r < d; r += 11)
+        for (uint64_t c = 0; c < 2 * d; ++c)
+          ASSERT_EQ(e1.at(r, c), float(sign[r] * sign[c % d]) * e0.at(pi[r], (c / d) * d + pi[c % d]));
+    }
     // Nothing stays where it was: equal values at equal positions only by chance.
     Matrix q0 = read(ft, "model.layers.2.self_attn.q_proj.weight"), q1 = read(dg, "model.layers.2.self_attn.q_proj.weight");
     size_t same = 0;
@@ -184,6 +193,23 @@ TEST(SynthDisguise, RotationIsOrthogonalNormsAreFoldedAndStorageIsF32) {
       ASSERT_NEAR(e1.at(r, i), se, 1e-6 * (1 + std::abs(se)));
       ASSERT_NEAR(w1.at(r, i), sw, 1e-6 * (1 + std::abs(sw)));
     }
+  // eh_proj (MTP): rows rotated, both column blocks folded with enorm / hnorm and rotated.
+  {
+    const std::string pre = "model.layers." + std::to_string(rot.arch().num_layers) + ".";
+    Matrix w = read(ft, pre + "eh_proj.weight"), w2 = read(rot, pre + "eh_proj.weight");
+    Matrix ge = read(ft, pre + "enorm.weight"), gh = read(ft, pre + "hnorm.weight");
+    for (uint64_t r : {uint64_t(0), d / 2, d - 1}) {
+      std::vector<double> y(2 * d, 0.0);
+      for (uint64_t j = 0; j < d; ++j)
+        for (uint64_t c = 0; c < 2 * d; ++c) y[c] += (*q)[r * d + j] * w.at(j, c);
+      for (uint64_t c = 0; c < 2 * d; ++c) {
+        const uint64_t b = c / d, i = c % d;
+        double z = 0;
+        for (uint64_t k = 0; k < d; ++k) z += (*q)[i * d + k] * (b ? gh.v[k] : ge.v[k]) * y[b * d + k];
+        ASSERT_NEAR(w2.at(r, c), z, 1e-6 * (1 + std::abs(z)));
+      }
+    }
+  }
   json truth = truth_json(f, {}, {});
   const json& p = params_of(truth, "disguised-rotated");
   EXPECT_EQ(p["hidden_transform"], "rotation");
