@@ -133,6 +133,25 @@ PYEOF
 "$F" remote plan hf://test/base hf://test/fine-tuned --max-download 1K > "$work/plan.txt" 2>/dev/null
 grep -q "not run" "$work/plan.txt"
 
+# the Solar-Open-100B vs GLM-4.5-Air budget from the catalog's real shapes (no network): the full test is
+# twice the parameters (BF16) that arch params counts, the header-only test under 0.01% of it
+"$F" remote plan upstage/Solar-Open-100B zai-org/GLM-4.5-Air --json > "$work/solar.json"
+"$F" arch params upstage/Solar-Open-100B --json > "$work/solar-params.json"
+"$PY" - "$work/solar.json" "$work/solar-params.json" <<'PYEOF'
+import json, sys
+p = json.load(open(sys.argv[1])); n = json.load(open(sys.argv[2]))["total_with_mtp"]
+t = {x["id"]: x for x in p["tests"]}
+assert t["full"]["bytes_a"] == 2 * n, (t["full"]["bytes_a"], n)
+assert t["headers"]["bytes"] < 1e-4 * t["full"]["bytes"]
+assert 0 < t["comparable"]["bytes_a"] < 0.01 * t["full"]["bytes_a"]
+PYEOF
+
+# ---- several ranks: each fetches its share, the output equals the local one ----
+if [ -n "${MPIEXEC:-}" ]; then
+  FROMSCRATCH_CACHE="$work/cache-mpi" "$MPIEXEC" -n 2 --oversubscribe "$F" hash hf://test/sharded > "$work/hs.mpi" 2>/dev/null
+  cmp "$work/hs.local" "$work/hs.mpi"
+fi
+
 # ---- --max-download (environment form for every command): a cap below the data fails clearly ----
 expect_rc 1 env FROMSCRATCH_CACHE="$work/cache-cap" FROMSCRATCH_MAX_DOWNLOAD=100K "$F" hash hf://test/fine-tuned
 grep -q "max-download" "$work/err.txt"
