@@ -22,6 +22,7 @@ REV is "main" or the commit sha (sha1 over the files' digests, so it changes whe
   content-range storage answers 206 with a Content-Range one byte off
   size-mismatch X-Linked-Size one larger than the file
   escape        the file list names ../../escape.safetensors
+  renamed       test/renamed answers with relative redirects to test/base (API and resolve/)
   corrupt       storage flips the file's last byte (tensor data) whenever a body holds it
 --log FILE appends one JSON line per request: method, path, range, authorization present (never its value).
 """
@@ -145,6 +146,8 @@ def make_handler(state, storage_only):
                 return self.reply(int(state.fault), b"try again", hdr, head)
             if storage:
                 return self.storage(path[5:], head)
+            if state.fault == "renamed" and "/test/renamed" in path:  # a renamed repository: relative redirect
+                return self.reply(307, b"", {"Location": self.path.replace("/test/renamed", "/test/base")}, head)
             if storage_only:
                 return self.reply(404, b"storage host", head=head)
             if path.startswith("/api/models/"):
