@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <cstring>
 #include <cstdlib>
 #include <filesystem>
@@ -334,10 +335,22 @@ class HubByteSource final : public ByteSource {
     s_->add_cached(from_cache);
   }
   // Reading a whole tensor in order (hash): fetch all of it now, many ranges in flight.
-  void hint_sequential(uint64_t offset, uint64_t len) const override {
+  void hint_sequential(uint64_t offset, uint64_t len) const override { hint_willneed(offset, len); }
+  // A range that will be read soon: its missing chunks are fetched now, many in flight.
+  void hint_willneed(uint64_t offset, uint64_t len) const override {
     if (len == 0 || offset >= f_.size) return;
     len = std::min(len, f_.size - offset);
     ensure_chunks(offset / ByteCache::kChunkBytes, (offset + len - 1) / ByteCache::kChunkBytes);
+  }
+  // Scattered ranges (rows, tensors) of this file: every missing chunk they touch, in one batch.
+  void prefetch(const std::vector<std::pair<uint64_t, uint64_t>>& ranges) const {
+    std::set<uint64_t> chunks;
+    for (const auto& [off, len] : ranges) {
+      if (len == 0 || off >= f_.size) continue;
+      uint64_t end = std::min(f_.size, off + len);
+      for (uint64_t c = off / ByteCache::kChunkBytes; c <= (end - 1) / ByteCache::kChunkBytes; ++c) chunks.insert(c);
+    }
+    ensure_chunk_set(std::vector<uint64_t>(chunks.begin(), chunks.end()));
   }
 
  private:
@@ -346,10 +359,15 @@ class HubByteSource final : public ByteSource {
   // Fetches the missing chunks of [first, last] in batches (bounded memory), each written atomically; chunks
   // another thread is fetching are waited for. Returns the chunks this call fetched.
   std::set<uint64_t> ensure_chunks(uint64_t first, uint64_t last) const {
+    std::vector<uint64_t> wanted;
+    for (uint64_t c = first; c <= last; ++c) wanted.push_back(c);
+    return ensure_chunk_set(wanted);
+  }
+  std::set<uint64_t> ensure_chunk_set(const std::vector<uint64_t>& wanted) const {
     std::set<uint64_t> fetched;
     for (int round = 0; round < 3; ++round) {
       std::vector<uint64_t> missing, elsewhere;
-      for (uint64_t c = first; c <= last; ++c)
+      for (uint64_t c : wanted)
         if (!s_->cache().has_chunk(f_.name, c, chunk_len(c))) missing.push_back(c);
       if (missing.empty()) return fetched;
       std::vector<uint64_t> mine = s_->claim(f_.name, missing, elsewhere);
@@ -493,6 +511,16 @@ Model open_hub(Model m, const ModelRef& ref, const OpenOptions& opt) {
 }
 
 }  // namespace
+
+void prefetch(const Checkpoint& ck, const std::vector<ByteRange>& ranges) {
+  std::map<uint32_t, std::vector<std::pair<uint64_t, uint64_t>>> by_shard;
+  for (const auto& r : ranges)
+    if (r.shard < ck.shards.size()) by_shard[r.shard].push_back({r.offset, r.length});
+  for (const auto& [shard, rs] : by_shard) {
+    const auto& sf = ck.shards[shard];
+    if (auto* hub = dynamic_cast<const HubByteSource*>(sf.source.get())) hub->prefetch(rs);
+  }
+}
 
 uint64_t fetch_all(const Model& m, bool keep) {
   if (!m.session) throw UsageError(str("'", quote_untrusted(m.reference), "' is not a hub reference (hf://ORG/NAME)"));

@@ -57,6 +57,16 @@ struct Model {
 // every place looked at; network failures name the URL), FormatError (invalid headers / index / API answer).
 Model open_model(const std::string& reference, const OpenOptions& options = {});
 
+// Byte ranges of shards (absolute file offsets, e.g. CheckpointTensor::file_offset + row * row_bytes).
+struct ByteRange {
+  uint32_t shard = 0;
+  uint64_t offset = 0, length = 0;
+};
+// Fetches, before they are read, every missing byte the ranges need (hub shards only; local shards and ranges
+// already cached cost nothing): all the chunks of one shard in one batch, many in flight, neighbours shared.
+// A weight test declares its tensors / rows here, then reads them with read_tensor_rows_f32 as usual.
+void prefetch(const Checkpoint& checkpoint, const std::vector<ByteRange>& ranges);
+
 // Fetches every byte of every shard of a hub model with many ranges in flight: into the byte cache (each file
 // then checked whole against its LFS sha256) when `keep`, else into memory and discarded (measures the link;
 // the cap and counters apply either way). Returns the bytes transferred.
