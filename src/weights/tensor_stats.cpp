@@ -263,7 +263,7 @@ struct ChunkResult {
 struct Scratch {
   std::unique_ptr<AlignedBuffer> buf;
   std::vector<double> values;
-  std::vector<uint32_t> hist;  // per-chunk histogram, flushed to the tensor's atomic one
+  std::vector<uint32_t> hist;  // per-chunk histogram (kHistCopies copies), flushed into the tensor's one
 };
 
 // Row/column sums of squares over one span, from per-element squares produced by sq(j_in_row_data).
@@ -312,11 +312,27 @@ struct TableSquare {
 // the portable path give the same bits.
 inline double combine_lanes(const double* l) { return ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7])); }
 
+// Histogram copies per worker: consecutive elements go to different copies, so increments of equal values close
+// together do not wait on each other (summed when the chunk is flushed).
+constexpr size_t kHistCopies = 4;
+
 void bf16_row(const uint8_t* p, uint64_t ncols, uint32_t* hist, double* rowsum, double* col) {
-  for (uint64_t j = 0; j < ncols; ++j) {
-    uint16_t v;
-    std::memcpy(&v, p + 2 * j, 2);
-    ++hist[v];
+  {
+    uint32_t *h0 = hist, *h1 = hist + 65536, *h2 = hist + 2 * 65536, *h3 = hist + 3 * 65536;
+    uint64_t j = 0;
+    for (; j + 4 <= ncols; j += 4) {
+      uint64_t w;
+      std::memcpy(&w, p + 2 * j, 8);
+      ++h0[w & 0xFFFF];
+      ++h1[(w >> 16) & 0xFFFF];
+      ++h2[(w >> 32) & 0xFFFF];
+      ++h3[w >> 48];
+    }
+    for (; j < ncols; ++j) {
+      uint16_t v;
+      std::memcpy(&v, p + 2 * j, 2);
+      ++h0[v];
+    }
   }
   alignas(16) double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   uint64_t j = 0;
@@ -376,8 +392,7 @@ void table_chunk(const uint8_t* bytes, const Span& sp, Sq sqf, bool norms, uint3
     }
     return;
   }
-  r.col.assign(sp.ncols, 0.0);
-  for (uint64_t i = 0; i < sp.nrows; ++i) {
+  for (uint64_t i = 0; i < sp.nrows; ++i) {  // r.col is sized by the caller and accumulates across calls
     const uint8_t* p = bytes + i * sp.ncols * sizeof(T);
     if constexpr (std::is_same_v<Sq, Bf16Square>) {
       bf16_row(p, sp.ncols, hist, &rows_out[i], r.col.data());
@@ -399,6 +414,8 @@ void table_chunk(const uint8_t* bytes, const Span& sp, Sq sqf, bool norms, uint3
 // kBlock elements (decoded into a cache-resident buffer), merged in block order; hashed histogram of the raw
 // bits; row/column sums of squares in a second pass over the raw bytes.
 constexpr size_t kBlock = 4096;
+// Read size within an 8/16-bit chunk: small enough that the rows are still in L2 when they are processed.
+constexpr uint64_t kSubReadBytes = 256u << 10;
 
 template <class T>
 inline double load_as_double(const uint8_t* p) {
@@ -575,15 +592,38 @@ void run_jobs(std::vector<Job>& jobs, unsigned threads, const StatsOptions& opt,
     const Span sp = job.grid.span(ci);
     Scratch& sc = scratch[w];
     if (!sc.buf || sc.buf->size() < opt.chunk_bytes) sc.buf = std::make_unique<AlignedBuffer>(opt.chunk_bytes);
-    if (sc.hist.size() < job.hist_bins) sc.hist.assign(job.hist_bins, 0);
-    const uint8_t* bytes = read(items[item].first, sp, sc.buf->data());
+    if (sc.hist.size() < kHistCopies * job.hist_bins) sc.hist.assign(kHistCopies * job.hist_bins, 0);
     ChunkResult& r = job.chunks[ci];
     const DType dt = job.out->dtype;
     // Whole-row chunks own their rows: their sums go straight to the result; a piece of a row gets its own.
     double* rows_out = !job.norms ? nullptr : job.grid.rows_per_chunk ? job.out->row_sumsq.data() + sp.row0 : &r.row_piece;
-    if (opt.read_only) {
-      // nothing: the read loop alone (bench/weights/stats_bench.sh)
+    const uint8_t* bytes = nullptr;
+    if (job.table && job.grid.rows_per_chunk && !opt.read_only) {
+      // 8/16-bit whole-row chunks are read and processed in cache-sized groups of rows. Rows are independent
+      // and columns accumulate in row order, so the result is the same bits as one read of the chunk.
+      const uint64_t row_bytes = sp.ncols * job.grid.elem_bytes;
+      const uint64_t group = std::max<uint64_t>(1, kSubReadBytes / row_bytes);
+      if (job.norms) r.col.assign(sp.ncols, 0.0);
+      const TableSquare tsq{value_table(dt).square.data()};
+      for (uint64_t k = 0; k < sp.nrows; k += group) {
+        Span sub = sp;
+        sub.row0 = sp.row0 + k;
+        sub.nrows = std::min(group, sp.nrows - k);
+        sub.byte_begin = sp.byte_begin + k * row_bytes;
+        sub.bytes = sub.nrows * row_bytes;
+        bytes = read(items[item].first, sub, sc.buf->data());
+        double* ro = rows_out ? rows_out + k : nullptr;
+        if (dt == DType::BF16) table_chunk<uint16_t>(bytes, sub, Bf16Square{}, job.norms, sc.hist.data(), ro, r);
+        else if (dtype_bits(dt) == 8) table_chunk<uint8_t>(bytes, sub, tsq, job.norms, sc.hist.data(), ro, r);
+        else table_chunk<uint16_t>(bytes, sub, tsq, job.norms, sc.hist.data(), ro, r);
+      }
+    } else {
+      bytes = read(items[item].first, sp, sc.buf->data());
+    }
+    if (opt.read_only || (job.table && job.grid.rows_per_chunk)) {
+      // done above (or nothing to do: the read loop alone, bench/weights/stats_bench.sh)
     } else if (job.table) {
+      if (job.norms) r.col.assign(sp.ncols, 0.0);
       const TableSquare tsq{value_table(dt).square.data()};
       if (dt == DType::BF16) table_chunk<uint16_t>(bytes, sp, Bf16Square{}, job.norms, sc.hist.data(), rows_out, r);
       else if (dtype_bits(dt) == 8) table_chunk<uint8_t>(bytes, sp, tsq, job.norms, sc.hist.data(), rows_out, r);
@@ -605,8 +645,26 @@ void run_jobs(std::vector<Job>& jobs, unsigned threads, const StatsOptions& opt,
       if (job.hist.empty()) job.hist.assign(job.hist_bins, 0);
       uint64_t* h = job.hist.data();
       uint32_t* c = sc.hist.data();
-      for (size_t b = 0; b < job.hist_bins; ++b) h[b] += c[b];
-      std::memset(c, 0, job.hist_bins * sizeof(uint32_t));
+      const uint64_t elems = sp.nrows * sp.ncols;
+      if (elems * 8 < job.hist_bins && elems * (dtype_bits(dt) / 8) <= kSubReadBytes) {  // one read: all in `bytes`
+        // A small chunk (norm vectors, biases): visit the bins its elements touched instead of all of them.
+        const size_t eb = dtype_bits(dt) / 8;
+        for (uint64_t i = 0; i < elems; ++i) {
+          uint64_t bits = 0;
+          std::memcpy(&bits, bytes + i * eb, eb);
+          const size_t bin = job.table ? static_cast<size_t>(bits) : hashed_bucket(bits);
+          for (size_t k = 0; k < kHistCopies; ++k) {
+            h[bin] += c[k * job.hist_bins + bin];
+            c[k * job.hist_bins + bin] = 0;
+          }
+        }
+      } else {
+        for (size_t k = 0; k < kHistCopies; ++k) {
+          const uint32_t* ck = c + k * job.hist_bins;
+          for (size_t b = 0; b < job.hist_bins; ++b) h[b] += ck[b];
+        }
+        std::memset(c, 0, kHistCopies * job.hist_bins * sizeof(uint32_t));
+      }
     }
     if (opt.on_bytes) opt.on_bytes(sp.bytes);
     if (job.done.fetch_add(1, std::memory_order_acq_rel) + 1 == job.grid.chunks) finalize(job, opt);

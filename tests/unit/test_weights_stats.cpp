@@ -272,6 +272,20 @@ TEST(WeightsStats, IdenticalBitsForAnyThreadCount) {
   }
 }
 
+TEST(WeightsStats, LargeChunksReadInRowGroupsMatchTheReference) {
+  // 2048 rows of 600 bytes in one 8 MiB chunk, read and processed in groups of rows (256 KiB): every row sum,
+  // column sum and moment must match the reference.
+  std::mt19937_64 rng(13);
+  std::normal_distribution<float> nf(-0.003f, 0.05f);
+  std::vector<float> f(2048 * 300);
+  for (auto& x : f) x = nf(rng);
+  const auto b = bf16_bytes(f);
+  expect_matches(stats_of(DType::BF16, {2048, 300}, b, {}, 2), reference(DType::BF16, {2048, 300}, b), 1e-12);
+  std::vector<uint8_t> u8(4096 * 100);
+  for (auto& x : u8) x = static_cast<uint8_t>(rng());
+  expect_matches(stats_of(DType::F8_E4M3, {4096, 100}, u8, {}, 2), reference(DType::F8_E4M3, {4096, 100}, u8), 1e-12);
+}
+
 TEST(WeightsStats, MomentsAddAndMergeAgreeWithTwoPass) {
   std::vector<double> x = {1e4 + 0.5, 1e4 - 1, 1e4 + 2, 1e4, 1e4 - 0.25, 1e4 + 3};
   Moments a;
