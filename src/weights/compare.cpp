@@ -21,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <unordered_map>
@@ -170,6 +171,7 @@ struct Alignment {
   double quality = 0;         // signed permutation: mean |matched column correlation|; rotation: R^2
   size_t tokens = 0;
   std::string source;
+  bool from_attention = false;  // chosen from attention and norm tensors: the matched test then leaves them out
 };
 
 // A random signed permutation of B's hidden axis, composed before an alignment (the decoupled null).
@@ -365,7 +367,7 @@ static MatchedStat matched_statistic(const ModelView& A, const ModelView& B, con
     // Attention: KV heads matched by k_proj blocks, statistic on v_proj blocks.
     RoleKey ka{RoleKind::attn_k, l, -1, false}, va{RoleKind::attn_v, l, -1, false};
     const size_t hd = A.head_dim();
-    if (hd > 0 && B.head_dim() == hd && A.find(ka) && B.find(ka) && A.find(va) && B.find(va)) {
+    if (!al.from_attention && hd > 0 && B.head_dim() == hd && A.find(ka) && B.find(ka) && A.find(va) && B.find(va)) {
       auto KA = A.get(ka);
       Matrix KB = aligned(ka);
       auto VA = A.get(va);
@@ -477,6 +479,105 @@ std::vector<std::pair<size_t, size_t>> shared_tokens(const ModelView& A, const M
 
 }  // namespace
 
+// Hidden-basis alignment from the layers themselves, for models whose embeddings cannot bridge the bases
+// (re-initialised embeddings, different tokenizers): each hidden dimension gets a profile of features that do
+// not depend on how the units on the other side are ordered or signed (column norms of q/k/v, row norms of
+// o_proj, |norm gains|, per layer), dimensions are matched by the correlation of their profiles, and signs
+// come from the Gram matrices W^T W of q/k/v (G_A(i,k) ~ s_i s_k G_B(pi i, pi k): s is the sign pattern of the
+// leading eigenvector of their elementwise product). Only attention and norm tensors choose this alignment,
+// so the matched test under it uses the MLP and expert tensors alone.
+static std::optional<Alignment> align_from_layers(const ModelView& A, const ModelView& B) {
+  const size_t d = A.hidden_size();
+  if (d == 0 || d != B.hidden_size()) return std::nullopt;
+  const int layers = std::min(A.num_layers(), B.num_layers());
+  std::vector<Eigen::VectorXd> fa, fb;
+  Mat H = Mat::Zero(ix(d), ix(d));
+  std::vector<RoleKey> grams;
+  for (int l = 0; l < layers; ++l) {
+    for (RoleKind k : {RoleKind::attn_q, RoleKind::attn_k, RoleKind::attn_v, RoleKind::attn_o, RoleKind::input_norm,
+                       RoleKind::post_attn_norm}) {
+      RoleKey key{k, l, -1, false};
+      if (!A.find(key) || !B.find(key)) continue;
+      auto ma = A.get(key);
+      auto mb = B.get(key);
+      const HiddenAxis ax = hidden_axis(k);
+      auto feature = [&](const Matrix& m) {
+        Eigen::VectorXd f = Eigen::VectorXd::Zero(ix(d));
+        if (ax == HiddenAxis::vector) {
+          if (m.cols != d) return Eigen::VectorXd();
+          for (size_t j = 0; j < d; ++j) f(ix(j)) = std::log(std::fabs(double(m.v[j])) + 1e-6);
+        } else if (ax == HiddenAxis::columns) {
+          if (m.cols != d) return Eigen::VectorXd();
+          for (size_t r = 0; r < m.rows; ++r)
+            for (size_t j = 0; j < d; ++j) f(ix(j)) += double(m.v[r * d + j]) * m.v[r * d + j];
+          f = (f.array() + 1e-30).log();
+        } else {
+          if (m.rows != d) return Eigen::VectorXd();
+          for (size_t j = 0; j < d; ++j)
+            for (size_t c = 0; c < m.cols; ++c) f(ix(j)) += double(m.v[j * m.cols + c]) * m.v[j * m.cols + c];
+          f = (f.array() + 1e-30).log();
+        }
+        f.array() -= f.mean();
+        double n = f.norm();
+        if (n > 0) f /= n;
+        return f;
+      };
+      Eigen::VectorXd x = feature(*ma), y = feature(*mb);
+      if (x.size() != ix(d) || y.size() != ix(d) || x.norm() == 0 || y.norm() == 0) continue;
+      fa.push_back(x);
+      fb.push_back(y);
+      if (ax == HiddenAxis::columns) grams.push_back(key);
+    }
+  }
+  if (fa.size() < 4 || grams.empty()) return std::nullopt;
+  Mat FA(ix(d), ix(fa.size())), FB(ix(d), ix(fb.size()));
+  for (size_t i = 0; i < fa.size(); ++i) {
+    FA.col(ix(i)) = fa[i];
+    FB.col(ix(i)) = fb[i];
+  }
+  for (Mat* F : {&FA, &FB})
+    for (Eigen::Index r = 0; r < F->rows(); ++r) {
+      F->row(r).array() -= F->row(r).mean();
+      double n = F->row(r).norm();
+      if (n > 0) F->row(r) /= n;
+    }
+  Mat S = FA * FB.transpose();
+  std::vector<int> perm = max_similarity_assignment(S);
+  Alignment al;
+  al.kind = "layer_signed_permutation";
+  al.perm = perm;
+  al.sign.assign(d, 1.0);
+  al.source = "column-norm profiles of attention matrices and |norm gains| across layers";
+  al.from_attention = true;
+  double q = 0;
+  for (size_t j = 0; j < d; ++j) q += S(ix(j), perm[j]);
+  al.quality = q / double(d);
+  // Signs: H = sum over q/k/v of G_A o (P G_B P^T); s = sign(leading eigenvector).
+  for (const auto& key : grams) {
+    auto ma = A.get(key);
+    auto mb = B.get(key);
+    Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> WA(ma->v.data(), ix(ma->rows), ix(d)),
+        WB(mb->v.data(), ix(mb->rows), ix(d));
+    Mat GA = WA.cast<double>().transpose() * WA.cast<double>();
+    Mat GB = WB.cast<double>().transpose() * WB.cast<double>();
+    Mat GBp(ix(d), ix(d));
+    for (size_t i = 0; i < d; ++i)
+      for (size_t k = 0; k < d; ++k) GBp(ix(i), ix(k)) = GB(perm[i], perm[k]);
+    Mat prod = GA.cwiseProduct(GBp);
+    double n = prod.norm();
+    if (n > 0) H += prod / n;
+  }
+  Eigen::VectorXd v = Eigen::VectorXd::Ones(ix(d));
+  for (int it = 0; it < 200; ++it) {
+    Eigen::VectorXd w = H * v;
+    double n = w.norm();
+    if (!(n > 0)) break;
+    v = w / n;
+  }
+  for (size_t j = 0; j < d; ++j) al.sign[j] = v(ix(j)) < 0 ? -1.0 : 1.0;
+  return al;
+}
+
 ComparisonResult compare_models(const ModelView& A, const ModelView& B, const CompareOptions& opt) {
   ComparisonResult res;
   res.a = A.path();
@@ -539,7 +640,32 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
       auto b = B.get(key);
       uint64_t k = 0;
       for (size_t i = 0; i < a->v.size(); ++i) k += (a->v[i] == b->v[i]) ? 1 : 0;
-      double q = chance_equal(value_counts(*a), value_counts(*b));
+      // Chance rate per slice along the non-hidden axis (per row of a matrix that reads the residual stream,
+      // per column of one that writes it): exactly the expected count under the joint hidden-permutation
+      // null, and it keeps row-specific value distributions (unused tokens' embedding rows, dead neurons).
+      double q = 0;
+      const HiddenAxis ax = hidden_axis(key.kind);
+      if (a->rows > 1 && (ax == HiddenAxis::columns || ax == HiddenAxis::rows)) {
+        const bool by_row = ax == HiddenAxis::columns;
+        const size_t slices = by_row ? a->rows : a->cols, len = by_row ? a->cols : a->rows;
+        Matrix sa, sb;
+        sa.rows = sb.rows = 1;
+        sa.cols = sb.cols = len;
+        sa.v.resize(len);
+        sb.v.resize(len);
+        double expected = 0;
+        for (size_t s = 0; s < slices; ++s) {
+          for (size_t i = 0; i < len; ++i) {
+            size_t idx = by_row ? s * a->cols + i : i * a->cols + s;
+            sa.v[i] = a->v[idx];
+            sb.v[i] = b->v[idx];
+          }
+          expected += chance_equal(value_counts(sa), value_counts(sb)) * double(len);
+        }
+        q = expected / double(a->v.size());
+      } else {
+        q = chance_equal(value_counts(*a), value_counts(*b));
+      }
       k_total += k;
       n_total += a->v.size();
       lambda += q * double(a->v.size());
@@ -559,7 +685,7 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
       r.effect_name = "share equal / chance share";
       r.effect = lambda > 0 ? double(k_total) / lambda : (k_total ? INFINITY : 1.0);
       r.log10_p = log10_poisson_sf(k_total, lambda);
-      r.null = "Poisson with mean sum_t n_t * sum_v pA_t(v) pB_t(v) (values drawn independently from each tensor's own value distribution)";
+      r.null = "Poisson with mean sum over tensors and rows (columns for matrices that write the residual stream) of n * sum_v pA(v) pB(v): the expected count under a joint permutation of the hidden axis";
       r.calibration = "asymptotic";
       r.n = n_total;
       r.family = true;
@@ -846,7 +972,8 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
         size_t identity_share = 0;
         for (size_t j = 0; j < da; ++j) identity_share += (match[j] == int(j) && sp.sign[j] > 0) ? 1 : 0;
         res.alignment["signed_permutation"] = {{"mean_abs_matched_column_r", sp.quality},
-                                               {"dims_at_same_index", identity_share}, {"dims", da}};
+                                               {"dims_at_same_index", identity_share}, {"dims", da},
+                                               {"permutation", sp.perm}, {"signs", sp.sign}};
         candidates.push_back(sp);
         // Orthogonal Procrustes: B Q ~ A (Q = V U^T from the SVD of B^T A).
         Eigen::JacobiSVD<Mat> svd(XB.transpose() * XA, Eigen::ComputeThinU | Eigen::ComputeThinV);
@@ -863,7 +990,23 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
       res.warnings.push_back("no hidden-basis alignment from embeddings (" +
                              (res.alignment.contains("shared_tokens_by") ? res.alignment["shared_tokens_by"].get<std::string>()
                                                                          : std::string("no embeddings in both")) +
-                             "): a copy with a permuted or rotated hidden basis would escape the matched tests");
+                             "): a copy with a permuted or rotated hidden basis and re-initialised embeddings can only be found through the layer-profile alignment");
+    // From the layers themselves (always tried: it is the only bridge when embeddings were re-initialised).
+    if (auto la = align_from_layers(A, B)) {
+      say("hidden-basis alignment from layer profiles");
+      size_t at_same = 0;
+      for (size_t j = 0; j < la->perm.size(); ++j) at_same += (la->perm[j] == int(j)) ? 1 : 0;
+      res.alignment["layer_signed_permutation"] = {{"mean_profile_r", la->quality}, {"dims_at_same_index", at_same},
+                                                   {"source", la->source}, {"permutation", la->perm},
+                                                   {"signs", la->sign}};
+      candidates.push_back(*la);
+      // The Gram matrices fix the signs up to one global flip (negating the whole residual stream preserves the
+      // function), and the neuron matching needs the right one: both are tested (Holm counts both).
+      Alignment neg = *la;
+      neg.kind = "layer_signed_permutation_negated";
+      for (auto& x : neg.sign) x = -x;
+      candidates.push_back(neg);
+    }
     res.alignment["candidates"] = nlohmann::json::array();
     for (const auto& al : candidates) {
       say("matched test under alignment '" + al.kind + "'");
@@ -946,6 +1089,8 @@ void decide_verdict(ComparisonResult& r, double alpha) {
     if (rec.test == "matched_correlation" && rec.scope.find("alignment=signed_permutation") != std::string::npos)
       aligned_test = true;
     if (rec.test == "matched_correlation" && rec.scope.find("alignment=rotation") != std::string::npos) aligned_test = true;
+    if (rec.test == "matched_correlation" && rec.scope.find("alignment=layer_signed_permutation") != std::string::npos)
+      aligned_test = true;
     if (rec.log10_p_adjusted <= level) {
       rejecting.push_back(&rec);
       comps.insert(rec.component);
