@@ -96,6 +96,19 @@ bool ByteCache::read_chunk(const std::string& file, uint64_t index, uint64_t len
   }
 }
 
+bool ByteCache::read_chunk_part(const std::string& file, uint64_t index, uint64_t length, uint64_t from, uint64_t n,
+                                uint8_t* out) const {
+  if (from > length || n > length - from) return false;
+  try {
+    File f = File::open_read(chunk_path(file, index));
+    if (f.size() != length) return false;
+    f.read_exact(out, size_t(n), from);
+    return true;
+  } catch (const IoError&) {
+    return false;
+  }
+}
+
 void ByteCache::write_chunk(const std::string& file, uint64_t index, const uint8_t* data, uint64_t length) const {
   write_file_atomic(chunk_path(file, index), std::string_view(reinterpret_cast<const char*>(data), size_t(length)));
 }

@@ -322,14 +322,12 @@ class HubByteSource final : public ByteSource {
     const uint64_t C = ByteCache::kChunkBytes;
     uint64_t first = offset / C, last = (offset + n - 1) / C;
     std::set<uint64_t> fetched = ensure_chunks(first, last);
-    std::vector<uint8_t> buf(C);
     uint64_t from_cache = 0;
     for (uint64_t c = first; c <= last; ++c) {
       uint64_t cbeg = c * C, clen = chunk_len(c);
-      if (!s_->cache().read_chunk(f_.name, c, clen, buf.data()))
-        throw IoError(name_, str("chunk ", c, " vanished from the cache at ", s_->cache().dir()));
       uint64_t lo = std::max(offset, cbeg), hi = std::min<uint64_t>(offset + n, cbeg + clen);
-      std::memcpy(out + (lo - offset), buf.data() + (lo - cbeg), size_t(hi - lo));
+      if (!s_->cache().read_chunk_part(f_.name, c, clen, lo - cbeg, hi - lo, out + (lo - offset)))
+        throw IoError(name_, str("chunk ", c, " vanished from the cache at ", s_->cache().dir()));
       if (!fetched.count(c)) from_cache += hi - lo;
     }
     s_->add_cached(from_cache);

@@ -35,6 +35,8 @@ class ByteCache {
 
   // Chunk `index` of `file`, expected to hold `length` bytes; false when absent or of another length.
   bool read_chunk(const std::string& file, uint64_t index, uint64_t length, uint8_t* out) const;
+  // Bytes [from, from + n) of that chunk (its length checked as above).
+  bool read_chunk_part(const std::string& file, uint64_t index, uint64_t length, uint64_t from, uint64_t n, uint8_t* out) const;
   void write_chunk(const std::string& file, uint64_t index, const uint8_t* data, uint64_t length) const;
   bool has_chunk(const std::string& file, uint64_t index, uint64_t length) const;
   void drop_chunks(const std::string& file) const;
