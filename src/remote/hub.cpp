@@ -148,6 +148,11 @@ RepoRevision HubClient::revision(const std::string& repo, const std::string& rev
   return rev;
 }
 
+void HubClient::forget(const std::string& repo, const std::string& commit, const std::string& file) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  resolved_.erase(resolve_url(repo, commit, file));
+}
+
 ResolvedFile HubClient::resolve(const std::string& repo, const std::string& commit, const std::string& file,
                                 uint64_t expected_size, const std::string& lfs_sha256) {
   const std::string start = resolve_url(repo, commit, file);

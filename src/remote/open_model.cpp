@@ -399,10 +399,26 @@ class HubByteSource final : public ByteSource {
         reqs.push_back(net::RangeRequest{missing[k] * ByteCache::kChunkBytes, chunk_len(missing[k]), bufs[k - b].data()});
       }
       Session::TransferScope busy(*s_);
-      s_->hub().http().get_ranges(rf.url, reqs, f_.size, [&](size_t i) {
+      auto store = [&](size_t i) {
         s_->cache().write_chunk(f_.name, missing[b + i], bufs[i].data(), bufs[i].size());
         std::vector<uint8_t>().swap(bufs[i]);
-      });
+      };
+      try {
+        s_->hub().http().get_ranges(rf.url, reqs, f_.size, store);
+      } catch (const IoError& e) {
+        // Signed storage URLs expire (an hour on the hub's CDN): resolve again once and fetch what is left.
+        const std::string what = e.what();
+        if (what.find("HTTP 403") == std::string::npos && what.find("HTTP 401") == std::string::npos &&
+            what.find("HTTP 410") == std::string::npos)
+          throw;
+        s_->hub().forget(s_->revision().repo, s_->revision().commit, f_.name);
+        rf = s_->hub().resolve(s_->revision().repo, s_->revision().commit, f_.name, f_.size, f_.lfs_sha256);
+        std::vector<net::RangeRequest> left;
+        std::vector<size_t> index;
+        for (size_t i = 0; i < reqs.size(); ++i)
+          if (!bufs[i].empty()) left.push_back(reqs[i]), index.push_back(i);
+        s_->hub().http().get_ranges(rf.url, left, f_.size, [&](size_t j) { store(index[j]); });
+      }
     }
   }
 

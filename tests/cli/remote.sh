@@ -202,11 +202,11 @@ expect_rc 1 env HF_HUB_CACHE="$work/hfcache" "$F" inspect test/base
 grep -q "outside the cached repository" "$work/err.txt"
 
 # ---- faults the results survive: a renamed repository (relative redirects), dropped connections, 429, 503,
-# truncated bodies, Range ignored ----
+# truncated bodies, Range ignored, an expired signed storage URL ----
 U=$(start_hub renamed renamed)
 HF_ENDPOINT="$U" FROMSCRATCH_CACHE="$work/cache-renamed" "$F" hash hf://test/renamed > "$work/hash.renamed" 2>/dev/null
 cmp "$work/hash.local" "$work/hash.renamed"
-for fault in drop 429 503 truncate ignore-range; do
+for fault in drop 429 503 truncate ignore-range expire; do
   U=$(start_hub "f-$fault" "$fault")
   HF_ENDPOINT="$U" FROMSCRATCH_CACHE="$work/cache-$fault" "$F" hash hf://test/base > "$work/hash.$fault" 2> "$work/$fault.err" \
     || { echo "fault $fault: hash failed"; cat "$work/$fault.err"; exit 1; }

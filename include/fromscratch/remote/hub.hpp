@@ -66,6 +66,8 @@ class HubClient {
   // Checks X-Repo-Commit and the size against `expected_size` (when not 0). Memoized per file.
   ResolvedFile resolve(const std::string& repo, const std::string& commit, const std::string& file,
                        uint64_t expected_size, const std::string& lfs_sha256);
+  // Drops the memoized resolution of a file (a signed storage URL that expired), so the next resolve asks again.
+  void forget(const std::string& repo, const std::string& commit, const std::string& file);
 
  private:
   std::string endpoint_;

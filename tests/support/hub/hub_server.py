@@ -22,6 +22,7 @@ REV is "main" or the commit sha (sha1 over the files' digests, so it changes whe
   content-range storage answers 206 with a Content-Range one byte off
   size-mismatch X-Linked-Size one larger than the file
   escape        the file list names ../../escape.safetensors
+  expire        the first signed storage URL answers 403 (expired) after 3 GETs
   renamed       test/renamed answers with relative redirects to test/base (API and resolve/)
   corrupt       storage flips the file's last byte (tensor data) whenever a body holds it
 --log FILE appends one JSON line per request: method, path, range, authorization present (never its value).
@@ -144,6 +145,11 @@ def make_handler(state, storage_only):
             if state.fault in ("429", "503") and n % 2 == 0:
                 hdr = {"Retry-After": "0"} if state.fault == "429" else {}
                 return self.reply(int(state.fault), b"try again", hdr, head)
+            if storage and state.fault == "expire" and not head:
+                # signature 1 expires after the 3rd storage GET: the client must resolve again
+                sig = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query).get("sig", [""])[0]
+                if sig == "1" and state.count("expire-gets") > 3:
+                    return self.reply(403, b"Request has expired", head=head)
             if storage:
                 return self.storage(path[5:], head)
             if state.fault == "renamed" and "/test/renamed" in path:  # a renamed repository: relative redirect
@@ -200,8 +206,9 @@ def make_handler(state, storage_only):
             if state.fault == "redirect-loop":
                 return self.reply(302, b"", {"Location": self.path}, head)
             size = f["size"] + (1 if state.fault == "size-mismatch" else 0)
+            sig = state.count("signatures") if state.fault == "expire" else "secret"
             common.update({"X-Linked-Etag": f'"{f["digest"]}"', "X-Linked-Size": str(size),
-                           "ETag": f'"{f["digest"]}"', "Location": f"{state.storage_origin}/lfs/{f['digest']}?sig=secret"})
+                           "ETag": f'"{f["digest"]}"', "Location": f"{state.storage_origin}/lfs/{f['digest']}?sig={sig}"})
             return self.reply(302, b"", common, head)
 
         def storage(self, digest, head):
