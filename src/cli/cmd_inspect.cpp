@@ -36,12 +36,20 @@ int run_inspect(Context& ctx, const Args& args) {
   std::string fetched;  // what a hub reference fetched, for stderr
   run_collectively(ctx, [&] {
     if (vm.count("index-only")) {
-      ConfigHint hint = read_config_hint(checkpoint_folder(path));
-      std::string index_path = path;
-      if (std::filesystem::is_directory(path)) {
-        index_path = (std::filesystem::path(path) / "model.safetensors.index.json").string();
+      std::string where = path;
+      if (remote::is_repository_ref(remote::parse_model_ref(path))) {  // the hub's index and config, no shard byte
+        remote::OpenOptions oo;
+        oo.open_checkpoint = false;
+        remote::Model model = remote::open_model(path, oo);
+        where = model.folder;
+        fetched = model.summary();
+      }
+      ConfigHint hint = read_config_hint(checkpoint_folder(where));
+      std::string index_path = where;
+      if (std::filesystem::is_directory(where)) {
+        index_path = (std::filesystem::path(where) / "model.safetensors.index.json").string();
         if (!std::filesystem::exists(index_path))
-          index_path = (std::filesystem::path(path) / "pytorch_model.bin.index.json").string();
+          index_path = (std::filesystem::path(where) / "pytorch_model.bin.index.json").string();
       }
       inv = index_inventory_json(read_shard_index(index_path), hint, vm.count("tensors") > 0);
     } else {
