@@ -99,6 +99,22 @@ grep -q "5 read in part (unverified against the LFS digest)" "$work/ins.err"
 "$F" hash hf://test/sharded > "$work/hs.remote" 2>/dev/null
 cmp "$work/hs.local" "$work/hs.remote"
 
+# --index-only on the hub: the index and config alone, no shard byte
+"$F" inspect "$work/sharded" --index-only --json > "$work/idx.local"
+"$F" inspect hf://test/sharded --index-only --json > "$work/idx.remote" 2> "$work/idx.err"
+! grep -q "read in part" "$work/idx.err"   # no shard byte was touched
+"$PY" - "$work/idx.local" "$work/idx.remote" <<'PYEOF'
+import json, sys
+def strip(d):
+    if isinstance(d, dict):
+        return {k: strip(v) for k, v in d.items() if k not in ("source", "index", "root", "config", "path")}
+    if isinstance(d, list):
+        return [strip(v) for v in d]
+    return d
+a, b = (strip(json.load(open(p))) for p in sys.argv[1:3])
+assert a == b, "index-only inventory differs between local and hf://"
+PYEOF
+
 # ---- arch compare and tokenizer compare on hub references equal the local ones ----
 "$F" arch compare "$work/fam/base" "$work/fam/fine-tuned" --json > "$work/arch.local"
 "$F" arch compare hf://test/base hf://test/fine-tuned --json > "$work/arch.remote" 2>/dev/null
