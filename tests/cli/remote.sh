@@ -28,6 +28,10 @@ expect_rc() {  # expect_rc CODE command...
   fi
 }
 
+absent() {  # absent GREP-ARGS...: fails when grep finds the pattern (a bare `! grep` does not stop set -e)
+  if grep -q "$@"; then echo "unexpected match: grep $*"; exit 1; fi
+}
+
 start_hub() {  # start_hub NAME FAULT -> prints the endpoint URL; the server logs to $work/NAME.log
   local name=$1 fault=$2
   rm -f "$work/$name.port"
@@ -80,7 +84,7 @@ PYEOF
 "$F" hash hf://test/base > "$work/hash.remote" 2> "$work/hash.err"
 cmp "$work/hash.local" "$work/hash.remote"
 grep -q "files verified whole" "$work/hash.err"
-! grep -q "read in part" "$work/hash.err"
+absent "read in part" "$work/hash.err"
 "$F" hash hf://test/base > "$work/hash.remote2" 2> "$work/hash2.err"
 cmp "$work/hash.local" "$work/hash.remote2"
 grep -q "fetched 0 bytes" "$work/hash2.err"
@@ -102,7 +106,7 @@ cmp "$work/hs.local" "$work/hs.remote"
 # --index-only on the hub: the index and config alone, no shard byte
 "$F" inspect "$work/sharded" --index-only --json > "$work/idx.local"
 "$F" inspect hf://test/sharded --index-only --json > "$work/idx.remote" 2> "$work/idx.err"
-! grep -q "read in part" "$work/idx.err"   # no shard byte was touched
+absent "read in part" "$work/idx.err"   # no shard byte was touched
 "$PY" - "$work/idx.local" "$work/idx.remote" <<'PYEOF'
 import json, sys
 def strip(d):
@@ -182,7 +186,7 @@ grep -q "models--test--absent" "$work/err.txt"
 URL_OH=$(start_hub otherhost other-host)
 HF_ENDPOINT="$URL_OH" FROMSCRATCH_CACHE="$work/cache-oh" HF_TOKEN=sekrit-token-123 "$F" hash hf://test/base > "$work/hash.oh" 2> "$work/oh.err"
 cmp "$work/hash.local" "$work/hash.oh"
-! grep -rq "sekrit-token-123" "$work/oh.err" "$work/hash.oh" "$work/cache-oh"
+absent -r "sekrit-token-123" "$work/oh.err" "$work/hash.oh" "$work/cache-oh"
 "$PY" - "$work/otherhost.log" <<'PYEOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
