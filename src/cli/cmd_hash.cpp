@@ -33,7 +33,8 @@ int run_hash(Context& ctx, const Args& args) {
   int buffer_mib = 8;
   double progress = -1;
   opts.add_options()
-    ("path", po::value<std::string>()->required(), "checkpoint: a .safetensors file, a folder, or a *.index.json")
+    ("path", po::value<std::string>()->required(), "checkpoint: a .safetensors file, a folder, a *.index.json, hf://ORG/NAME[@REV] or ORG/NAME (Hugging Face cache)")
+    ("max-download", po::value<std::string>(), "hub references: refuse to fetch more than this (e.g. 20G; default $FROMSCRATCH_MAX_DOWNLOAD)")
     ("json", "print JSON: {name, role, dtype, shape, sha256, row_multiset, rows, bytes} per tensor")
     ("threads", po::value<int>(&threads_opt)->default_value(0), "hashing threads per rank (0 = all cores)")
     ("h5", po::value<std::string>(&h5), "also write the digests, with every row digest, to this HDF5 file")
@@ -59,7 +60,9 @@ int run_hash(Context& ctx, const Args& args) {
   ConfigHint hint;
   remote::Model model;  // a local path, hf://ORG/NAME[@REV] or ORG/NAME in the HF cache
   run_collectively(ctx, [&] {
-    model = remote::open_model(path);
+    remote::OpenOptions oo;
+    if (vm.count("max-download")) oo.max_download = remote::parse_byte_size(vm["max-download"].as<std::string>(), "--max-download");
+    model = remote::open_model(path, oo);
     ck = model.checkpoint;
     hint = read_config_hint(model.folder);
   });
