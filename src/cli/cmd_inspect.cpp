@@ -16,7 +16,8 @@ int run_inspect(Context& ctx, const Args& args) {
   po::options_description opts("inspect options");
   std::string h5;
   opts.add_options()
-    ("path", po::value<std::string>()->required(), "checkpoint: a .safetensors file, a folder, or a *.index.json")
+    ("path", po::value<std::string>()->required(), "checkpoint: a .safetensors file, a folder, a *.index.json, hf://ORG/NAME[@REV] or ORG/NAME (Hugging Face cache)")
+    ("max-download", po::value<std::string>(), "hub references: refuse to fetch more than this (e.g. 20G; default $FROMSCRATCH_MAX_DOWNLOAD)")
     ("json", "print the inventory as JSON (schema: results/SCHEMA.md)")
     ("tensors", "list every tensor with role, dtype, shape, shard and offset")
     ("index-only", "read model.safetensors.index.json alone (shard files absent): names, roles, shards")
@@ -54,7 +55,9 @@ int run_inspect(Context& ctx, const Args& args) {
       inv = index_inventory_json(read_shard_index(index_path), hint, vm.count("tensors") > 0);
     } else {
       try {
-        remote::Model model = remote::open_model(path);  // a local path, hf://ORG/NAME[@REV] or ORG/NAME (HF cache)
+        remote::OpenOptions oo;
+        if (vm.count("max-download")) oo.max_download = remote::parse_byte_size(vm["max-download"].as<std::string>(), "--max-download");
+        remote::Model model = remote::open_model(path, oo);  // a local path, hf://ORG/NAME[@REV] or ORG/NAME (HF cache)
         ConfigHint hint = read_config_hint(model.folder);
         inv = inventory_json(model.checkpoint, hint, vm.count("tensors") > 0);
         fetched = model.summary();
