@@ -175,6 +175,10 @@ fi
 # ---- --max-download (environment form for every command): a cap below the data fails clearly ----
 expect_rc 1 env FROMSCRATCH_CACHE="$work/cache-cap" FROMSCRATCH_MAX_DOWNLOAD=100K "$F" hash hf://test/fine-tuned
 grep -q "max-download" "$work/err.txt"
+expect_rc 1 env FROMSCRATCH_CACHE="$work/cache-cap2" "$F" hash hf://test/sharded --max-download 1M
+grep -q "max-download 1000000 bytes reached" "$work/err.txt"
+FROMSCRATCH_CACHE="$work/cache-cap2" "$F" inspect hf://test/sharded --max-download 2M > /dev/null 2>&1   # headers fit
+expect_rc 2 "$F" hash hf://test/sharded --max-download 12Q
 
 # ---- not found ----
 expect_rc 1 "$F" inspect hf://test/nonexistent
