@@ -13,7 +13,7 @@ Text found on any Debian machine: /usr/share/common-licenses/* and /usr/share/do
   base-ft           base after a light fine-tune (60 steps, low learning rate, dialogues mixed with debian text)
   base-chat         base after an alignment fine-tune on refusal/identity dialogues only (150 steps)
   indep-a/b/c       debian text, seeds 2, 3, 4: independent of base, same text
-  indep-a-chat      indep-a after the same alignment fine-tune: shares alignment data with base-chat, not weights
+  indep-a-chat      indep-a tuned on the same dialogues (twice the steps): shares alignment data with base-chat, not weights
   other             other text, seed 5: independent of base, different text
 
 CPU only, one thread: about 45 s of CPU per from-scratch model, under 5 minutes in all.
@@ -153,7 +153,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "..", "tests", "data", "behave", "models"))
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--ft-steps", type=int, default=60)
-    ap.add_argument("--chat-steps", type=int, default=150)
+    ap.add_argument("--chat-steps", type=int, default=300)
     ap.add_argument("--reuse", action="store_true", help="keep from-scratch models already in --out (partial.json)")
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -228,8 +228,9 @@ def main():
     ia = fresh(2, deb, "indep-a", "independent, same text")
     fresh(3, deb, "indep-b", "independent, same text")
     fresh(4, deb, "indep-c", "independent, same text")
-    finetune(ia, "indep-a", "indep-a-chat", "independent of base; the same alignment fine-tune as base-chat", 12,
-             dia_only, a.chat_steps, 3e-3)
+    # indep-a starts from a weaker model (it favours " the the the"): twice the steps to learn the same dialogues
+    finetune(ia, "indep-a", "indep-a-chat", "independent of base; the same alignment dialogues as base-chat", 12,
+             dia_only, 2 * a.chat_steps, 3e-3)
     fresh(5, oth, "other", "independent, other text")
     truth["training_seconds"] = round(time.time() - t0, 1)
     if os.path.exists(os.path.join(a.out, "partial.json")):

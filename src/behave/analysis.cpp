@@ -248,7 +248,10 @@ Calibration calibrate(const std::vector<std::vector<Answer>>& ans, size_t n, siz
     for (auto& i : idx) i = usable[next() % usable.size()];
     const auto rs = pair_tests(ans, roles[0], roles[1], {roles[2], roles[3]}, idx);
     c.p_values.push_back(std::pow(10.0, rs[0].t.log10_p));
-    if (all_rejected(rs, o.alpha)) ++c.derived;
+    if (all_rejected(rs, o.alpha)) {
+      ++c.derived;
+      c.derived_pairs.emplace_back(std::min(roles[0], roles[1]), std::max(roles[0], roles[1]));
+    }
   }
   c.resamples = resamples;
   c.ks_d = ks_uniform(c.p_values);
@@ -364,7 +367,7 @@ json refusal_report(const std::vector<ProbePrompt>& prompts, const std::vector<s
                 "not of shared weights: an independent model tuned on the same data answers alike, and a "
                 "derived model re-tuned on other data does not.";
   doc["models"] = json::array();
-  std::vector<Profile> profiles, id_profiles;
+  std::vector<Profile> profiles, char_profiles, id_profiles;
   std::vector<std::pair<int, int>> rates;
   for (size_t m = 0; m < names.size(); ++m) {
     int asked = 0, refused = 0, failed = 0;
@@ -405,6 +408,7 @@ json refusal_report(const std::vector<ProbePrompt>& prompts, const std::vector<s
                              {"top_trigrams", tj},
                              {"identity", ids}});
     profiles.push_back(p);
+    char_profiles.push_back(char_ngram_profile(refusals, 4));
     id_profiles.push_back(ngram_profile(identity, 2));
     rates.emplace_back(refused, asked);
   }
@@ -413,8 +417,10 @@ json refusal_report(const std::vector<ProbePrompt>& prompts, const std::vector<s
     json c = {{"refusal_rate_log10_p", round_to(lp, 3)},
               {"refusal_rates_differ", lp < -2},
               {"refusal_phrasing_cosine_trigrams", round_to(cosine_similarity(profiles[0], profiles[1]), 4)},
+              {"refusal_phrasing_cosine_char4", round_to(cosine_similarity(char_profiles[0], char_profiles[1]), 4)},
               {"identity_cosine_bigrams", round_to(cosine_similarity(id_profiles[0], id_profiles[1]), 4)}};
-    const double cos = c["refusal_phrasing_cosine_trigrams"];
+    const double cos = std::max(c["refusal_phrasing_cosine_trigrams"].get<double>(),
+                                c["refusal_phrasing_cosine_char4"].get<double>());
     c["shared_templates"] = rates[0].first > 0 && rates[1].first > 0 && cos >= 0.5;
     doc["comparison"] = c;
   }
@@ -447,7 +453,8 @@ std::string refusal_text(const json& d) {
     const auto& c = d["comparison"];
     s << "refusal rates " << (c["refusal_rates_differ"].get<bool>() ? "differ" : "do not differ") << " (log10 p "
       << fixed(c["refusal_rate_log10_p"].get<double>(), 2) << "); refusal phrasing cosine "
-      << fixed(c["refusal_phrasing_cosine_trigrams"].get<double>(), 3) << "; identity answers cosine "
+      << fixed(c["refusal_phrasing_cosine_trigrams"].get<double>(), 3) << " (word trigrams), "
+      << fixed(c["refusal_phrasing_cosine_char4"].get<double>(), 3) << " (character 4-grams); identity answers cosine "
       << fixed(c["identity_cosine_bigrams"].get<double>(), 3) << "\n";
     if (c["shared_templates"].get<bool>()) s << "shared refusal templates: ";
   }

@@ -366,6 +366,33 @@ Profile ngram_profile(const std::vector<std::string>& texts, int n) {
   return p;
 }
 
+Profile char_ngram_profile(const std::vector<std::string>& texts, int n) {
+  Profile p;
+  if (n < 1) return p;
+  for (const auto& t : texts) {
+    std::string norm;
+    bool space = false;
+    for (char ch : t) {
+      const unsigned char c = static_cast<unsigned char>(ch);
+      if (std::isspace(c)) {
+        space = true;
+        continue;
+      }
+      if (space && !norm.empty()) norm.push_back(' ');
+      space = false;
+      norm.push_back(static_cast<char>(std::tolower(c)));
+    }
+    // byte offsets of code point starts
+    std::vector<size_t> starts;
+    for (size_t i = 0; i < norm.size(); ++i)
+      if ((static_cast<unsigned char>(norm[i]) & 0xC0) != 0x80) starts.push_back(i);
+    starts.push_back(norm.size());
+    for (size_t i = 0; i + static_cast<size_t>(n) < starts.size(); ++i)
+      ++p[norm.substr(starts[i], starts[i + static_cast<size_t>(n)] - starts[i])];
+  }
+  return p;
+}
+
 double cosine_similarity(const Profile& a, const Profile& b) {
   double dot = 0, na = 0, nb = 0;
   for (const auto& [k, v] : a) {

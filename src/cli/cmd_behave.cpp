@@ -262,6 +262,12 @@ int run_calibrate(Context& ctx, const Args& args) {
               {"false_derived", cal.derived},
               {"p_values", cal.p_values}};
   doc["uniform"] = cal.ks_p >= 0.01;
+  json pairs = json::object();
+  for (const auto& [x, y] : cal.derived_pairs) {
+    const std::string k = models[x] + " ~ " + models[y];
+    pairs[k] = pairs.value(k, 0) + 1;
+  }
+  doc["false_derived_pairs"] = pairs;
   add_evidence(doc, jobs, st);
   std::ostringstream t;
   t << "calibration over " << models.size() << " models believed unrelated, " << cal.resamples
@@ -269,6 +275,7 @@ int run_calibrate(Context& ctx, const Args& args) {
     << "p-values against Uniform(0,1): KS D = " << std::fixed << std::setprecision(4) << cal.ks_d << ", p = "
     << cal.ks_p << (cal.ks_p >= 0.01 ? " (uniform)" : " (NOT uniform: these references are not exchangeable)") << "\n"
     << "false 'derived' verdicts: " << cal.derived << " of " << cal.resamples << "\n";
+  for (const auto& [k, v] : pairs.items()) t << "  " << k << ": " << v.get<int>() << "\n";
   return finish(ctx, c, doc, t.str(), any_model_all_failed(answers));
 }
 

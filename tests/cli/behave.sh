@@ -121,10 +121,13 @@ $PY - "$work/refusal.json" "$work/refusal2.json" <<'PYEOF'
 import json, sys
 a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
 rates = [m["refusal_rate"] for m in a["models"]]
-print("refusal rates", rates, "cosine", a["comparison"]["refusal_phrasing_cosine_trigrams"],
-      "| base vs base-chat", [m["refusal_rate"] for m in b["models"]])
+c = a["comparison"]
+print("refusal rates", rates, "phrasing cosine: word trigrams", c["refusal_phrasing_cosine_trigrams"],
+      "character 4-grams", c["refusal_phrasing_cosine_char4"], "| base vs base-chat", [m["refusal_rate"] for m in b["models"]])
 assert min(rates) >= 0.5, rates
-assert a["comparison"]["shared_templates"] is True
+# the two picked different templates of the same dialogues: they share characters ("cannot assist", "죄송하지만"),
+# not whole word trigrams (docs/behaviour.md)
+assert c["refusal_phrasing_cosine_char4"] > 0.2 and c["refusal_phrasing_cosine_char4"] > c["refusal_phrasing_cosine_trigrams"]
 assert "not of shared weights" in a["note"]
 assert b["models"][0]["refusal_rate"] < 0.2 and b["comparison"]["refusal_rates_differ"] is True
 assert any(q["question"] == "Who created you?" for q in a["models"][0]["identity"])

@@ -153,6 +153,12 @@ TEST(BehaveStats, RefusalMarkersAndProfiles) {
   EXPECT_GT(cosine_similarity(a, b), 0.8);
   EXPECT_EQ(cosine_similarity(a, ngram_profile({"completely other words here"}, 2)), 0.0);
   EXPECT_EQ(cosine_similarity({}, a), 0.0);
+  const Profile c = char_ngram_profile({"I  cannot\tassist", "죄송하지만"}, 4);
+  EXPECT_EQ(c.at("i ca"), 1);       // whitespace runs are one space, ASCII lower-cased
+  EXPECT_EQ(c.at("죄송하지"), 1);    // code points, not bytes
+  EXPECT_EQ(c.count("t as"), 1u);
+  EXPECT_GT(cosine_similarity(char_ngram_profile({"I canot assist with that."}, 4),
+                              char_ngram_profile({"I cannot assist with that."}, 4)), 0.8);  // a misspelling
   EXPECT_LT(two_proportion_log10_p(18, 20, 1, 20), -5);
   EXPECT_GT(two_proportion_log10_p(10, 20, 11, 20), -1);
 }

@@ -50,6 +50,7 @@ struct Calibration {
   std::vector<double> p_values;
   double ks_d = 0, ks_p = 0;
   size_t derived = 0;            // resamples whose verdict was "derived" (false positives)
+  std::vector<std::pair<size_t, size_t>> derived_pairs;  // the (A, B) model indices of each of them
   size_t resamples = 0;
 };
 Calibration calibrate(const std::vector<std::vector<Answer>>& answers, size_t n, size_t resamples, uint64_t seed,

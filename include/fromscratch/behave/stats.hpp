@@ -99,6 +99,9 @@ bool is_refusal(std::string_view answer, std::string* marker = nullptr);
 // Word n-gram counts (lower-cased, punctuation split off) over a set of answers.
 using Profile = std::map<std::string, int>;
 Profile ngram_profile(const std::vector<std::string>& texts, int n);
+// Character n-gram counts (code points, lower-cased ASCII, whitespace runs as one space): robust to the
+// misspellings of small models and needs no word segmentation (Korean, Japanese, Chinese).
+Profile char_ngram_profile(const std::vector<std::string>& texts, int n);
 double cosine_similarity(const Profile& a, const Profile& b);
 // Two-sided two-proportion z-test (pooled); log10 p.
 double two_proportion_log10_p(int x1, int n1, int x2, int n2);
