@@ -30,6 +30,6 @@ ks = max(max((i + 1) / n - p, p - i / n) for i, p in enumerate(ps))
 assert abs(ks - d["ks_d"]) < 1e-9, (ks, d["ks_d"])
 assert ("NOT uniform" in text) == (d["ks_p"] < 0.01)
 print(f"four independent same-text models: KS D = {d['ks_d']:.4f}, p = {d['ks_p']:.2e}, "
-      f"false derived {d['false_derived']} of {d['resamples']}")
+      f"false derived {d['false_derived']} of {d['resamples']}", d["false_derived_pairs"])
 PYEOF
 echo "behave calibration: ok"
