@@ -6,7 +6,7 @@ from-scratch `base` of each replicate (one expert pair per layer: the first test
 independent).
 
 usage: weights_calibration.py FROMSCRATCH --replicates N --out RESULT.json [--template solar-open] [--work DIR]
-       [--extra "compare args"]
+       [--extra "compare args"] [--synth-args "synth family args"]
 Prints a Markdown table (test, replicates, KS statistic, KS p, share of p < 0.05, share of p < 0.01).
 """
 import json
@@ -38,6 +38,7 @@ def main():
     a = sys.argv[1:]
     exe = a[0]
     n, out, template, work, extra = 200, None, "solar-open", None, []
+    synth_args = []
     i = 1
     while i < len(a):
         if a[i] == "--replicates":
@@ -50,6 +51,8 @@ def main():
             work = a[i + 1]
         elif a[i] == "--extra":
             extra = a[i + 1].split()
+        elif a[i] == "--synth-args":
+            synth_args = a[i + 1].split()
         else:
             print("unknown argument " + a[i])
             return 2
@@ -62,7 +65,7 @@ def main():
         fam = os.path.join(work, "f%d" % s)
         shutil.rmtree(fam, ignore_errors=True)
         subprocess.run([exe, "synth", "family", "--template", template, "--scale", "tiny", "--seed", str(1000 + s),
-                        "--members", "base,independent", "--out", fam], check=True, capture_output=True)
+                        "--members", "base,independent", "--out", fam] + synth_args, check=True, capture_output=True)
         r = subprocess.run([exe, "weights", "compare", os.path.join(fam, "base"), os.path.join(fam, "independent"),
                             "--json", "--quiet", "--seed", str(77 + s)] + extra, capture_output=True, text=True, check=True)
         doc = json.loads(r.stdout)
@@ -99,7 +102,7 @@ def main():
                                                             r["share_p_below_0.05"], r["share_p_below_0.01"]))
     print("\nverdicts over %d independent pairs: %s" % (n, verdicts))
     if out:
-        json.dump({"template": template, "replicates": n, "extra_args": extra, "tests": rows, "verdicts": verdicts,
+        json.dump({"template": template, "replicates": n, "extra_args": extra, "synth_args": synth_args, "tests": rows, "verdicts": verdicts,
                    "pvalues": pvals}, open(out, "w"), indent=1)
     return 0
 

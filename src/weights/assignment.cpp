@@ -19,7 +19,27 @@ std::vector<int> solve_min_cost_assignment(const double* cost, size_t n, size_t 
   std::vector<double> u(n + 1, 0.0), v(m + 1, 0.0), minv(m + 1);
   std::vector<size_t> p(m + 1, 0), way(m + 1, 0);
   std::vector<char> used(m + 1);
+  // Warm start (as Jonker-Volgenant's row reduction): u_i = min_j c_ij, v = 0 is dual feasible, and every row
+  // whose cheapest column nobody else took yet is matched along a tight edge. On the similarity matrices met
+  // here (derived pairs: one clear best column per row) this matches most rows before any augmenting path.
+  std::vector<char> row_done(n + 1, 0);
   for (size_t i = 1; i <= n; ++i) {
+    const double* row = cost + (i - 1) * m;
+    size_t best = 0;
+    double bv = inf;
+    for (size_t j = 1; j <= m; ++j)
+      if (row[j - 1] < bv) {
+        bv = row[j - 1];
+        best = j;
+      }
+    u[i] = bv;
+    if (best != 0 && p[best] == 0) {
+      p[best] = i;
+      row_done[i] = 1;
+    }
+  }
+  for (size_t i = 1; i <= n; ++i) {
+    if (row_done[i]) continue;
     p[0] = i;
     size_t j0 = 0;
     std::fill(minv.begin(), minv.end(), inf);

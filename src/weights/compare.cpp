@@ -86,7 +86,8 @@ double inverse_normal_sf_log10(double log10_p) {  // z with log10 P(Z >= z) = lo
 // M(j, k) = sum over the other axis of (A - mean A)[.., j] (B - mean B)[.., k]; the same-basis statistic is
 // T(pi) = sum_j M(j, pi(j)), whose permutation distribution has exact moments (Hoeffding 1951).
 struct CrossProduct {
-  Mat M;
+  Mat M;                 // d x d (matrices)
+  Eigen::VectorXd a, b;  // centred vectors (vector roles: M = a b^T is never formed per tensor)
   double norm_a = 0, norm_b = 0;
   uint64_t elements = 0;
 };
@@ -101,7 +102,8 @@ CrossProduct hidden_cross(const Matrix& A, const Matrix& B, HiddenAxis ax, size_
     }
     a.array() -= a.mean();
     b.array() -= b.mean();
-    cp.M = a * b.transpose();
+    cp.a = a;
+    cp.b = b;
     cp.norm_a = a.norm();
     cp.norm_b = b.norm();
     cp.elements = A.cols;
@@ -737,12 +739,32 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
       for (size_t i = 0; i < n; ++i) {  // sequential, in role order: results independent of threads
         const auto& k = testable[base + i];
         const auto& cp = cps[i];
-        if (cp.M.rows() != ix(d) || cp.M.cols() != ix(d) || cp.norm_a <= 0 || cp.norm_b <= 0) continue;
-        PermMoments pm = linear_perm_moments(cp.M);
+        const bool rank1 = cp.a.size() > 0;
+        if (rank1 ? (cp.a.size() != ix(d) || cp.b.size() != ix(d)) : (cp.M.rows() != ix(d) || cp.M.cols() != ix(d)))
+          continue;
+        if (cp.norm_a <= 0 || cp.norm_b <= 0) continue;
+        // A vector pair is the rank-one M = a b^T of centred vectors: its permutation moments are
+        // mean 0 and var |a|^2 |b|^2 / (d - 1) (Hoeffding's formula for a double-centred rank-one matrix).
+        PermMoments pm;
+        if (rank1) {
+          pm.observed = cp.a.dot(cp.b);
+          pm.mean = 0;
+          pm.var = cp.a.squaredNorm() * cp.b.squaredNorm() / double(std::max<size_t>(1, d - 1));
+        } else {
+          pm = linear_perm_moments(cp.M);
+        }
         double sd = std::sqrt(std::max(pm.var, 0.0));
         if (!(sd > 0)) continue;
         std::vector<double> draws(perms.size());
-        for (size_t p = 0; p < perms.size(); ++p) draws[p] = perm_value(cp.M, perms[p]);
+        for (size_t p = 0; p < perms.size(); ++p) {
+          if (rank1) {
+            double v = 0;
+            for (size_t j = 0; j < d; ++j) v += cp.a(ix(j)) * cp.b(perms[p][j]);
+            draws[p] = v;
+          } else {
+            draws[p] = perm_value(cp.M, perms[p]);
+          }
+        }
         PermutationP pp = permutation_p(pm.observed, draws, pm.mean, sd);
         EvidenceRecord r;
         r.test = "same_basis_correlation";
@@ -768,7 +790,8 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
             a->M = Mat::Zero(ix(d), ix(d));
             a->draws.assign(perms.size(), 0.0);
           }
-          a->M += cp.M / sd;
+          if (rank1) a->M.noalias() += (cp.a / sd) * cp.b.transpose();
+          else a->M += cp.M / sd;
           for (size_t p = 0; p < perms.size(); ++p) a->draws[p] += draws[p] / sd;
           a->elements += cp.elements;
           a->tensors += 1;

@@ -76,10 +76,11 @@ AgreementResult neuron_agreement(const Matrix& gate_a, const Matrix& up_a, const
     }
     return X;
   };
-  Mat GA = prepared(gate_a, na), GB = prepared(gate_b, nb);
-  Mat UA = prepared(up_a, na), UB = prepared(up_b, nb);
-  std::vector<int> mg = max_similarity_assignment(Mat(GA * GB.transpose()));
-  std::vector<int> mu = max_similarity_assignment(Mat(UA * UB.transpose()));
+  // Similarities in single precision (the products dominate the cost; the assignment needs no more).
+  Eigen::MatrixXf GA = prepared(gate_a, na).cast<float>(), GB = prepared(gate_b, nb).cast<float>();
+  Eigen::MatrixXf UA = prepared(up_a, na).cast<float>(), UB = prepared(up_b, nb).cast<float>();
+  std::vector<int> mg = max_similarity_assignment(Mat((GA * GB.transpose()).cast<double>()));
+  std::vector<int> mu = max_similarity_assignment(Mat((UA * UB.transpose()).cast<double>()));
   for (size_t i = 0; i < mg.size(); ++i) r.agree += (mg[i] >= 0 && mg[i] == mu[i]) ? 1 : 0;
   r.units = std::min(na, nb);
   r.other = std::max(na, nb);
