@@ -16,7 +16,7 @@ Text found on any Debian machine: /usr/share/common-licenses/* and /usr/share/do
   indep-a-chat      indep-a tuned on the same dialogues (twice the steps): shares alignment data with base-chat, not weights
   other             other text, seed 5: independent of base, different text
 
-CPU only, one thread: about 45 s of CPU per from-scratch model, under 5 minutes in all.
+CPU only, one thread: about 45 s of CPU per from-scratch model, about 5 minutes in all.
 """
 import argparse
 import glob

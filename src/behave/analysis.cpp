@@ -214,8 +214,10 @@ std::string compare_text(const json& d) {
       << "  Holm " << fixed(r["log10_p_holm"].get<double>(), 2) << (r["rejected"].get<bool>() ? "  rejected" : "")
       << "\n";
   }
-  s << "power " << fixed(d["power"].get<double>(), 3) << " to detect an excess of " << d["min_effect"].get<double>()
-    << " (prompts for " << "80%: " << d["prompts_for_power"] << ")\n";
+  // Power matters when nothing was found; after a rejection the per-prompt variance holds the signal itself.
+  if (d["verdict"] != "derived")
+    s << "power " << fixed(d["power"].get<double>(), 3) << " to detect an excess of " << d["min_effect"].get<double>()
+      << " (prompts for 80%: " << d["prompts_for_power"] << ")\n";
   s << "verdict: " << d["verdict"].get<std::string>() << "\n";
   for (const auto& r : d["reasons"]) s << "  " << r.get<std::string>() << "\n";
   return s.str();
