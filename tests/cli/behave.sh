@@ -45,7 +45,7 @@ R=(--reference "$URL#indep-b" --reference "$URL#indep-c")
 $PY - "$work/disguised.json" <<'PYEOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["agreement_a_b"] == 1.0, d["agreement_a_b"]
+assert d["agreement_a_b"] >= 0.95, d["agreement_a_b"]   # 1.0 here; logits equal to 4e-6, so a rare near-tie may flip
 assert d["usable_prompts"] == 60 and len(d["references"]) == 2
 assert all(r["rejected"] and r["log10_p_holm"] < -2 for r in d["references"]), d["references"]
 ev = d["evidence"]
@@ -124,10 +124,10 @@ rates = [m["refusal_rate"] for m in a["models"]]
 c = a["comparison"]
 print("refusal rates", rates, "phrasing cosine: word trigrams", c["refusal_phrasing_cosine_trigrams"],
       "character 4-grams", c["refusal_phrasing_cosine_char4"], "| base vs base-chat", [m["refusal_rate"] for m in b["models"]])
-assert min(rates) >= 0.5, rates
+assert min(rates) >= 0.4, rates              # 0.95 and 0.60 measured
 # the two picked different templates of the same dialogues: they share characters ("cannot assist", "죄송하지만"),
 # not whole word trigrams (docs/behaviour.md)
-assert c["refusal_phrasing_cosine_char4"] > 0.2 and c["refusal_phrasing_cosine_char4"] > c["refusal_phrasing_cosine_trigrams"]
+assert c["refusal_phrasing_cosine_char4"] > 0.1 and c["refusal_phrasing_cosine_char4"] > c["refusal_phrasing_cosine_trigrams"]
 assert "not of shared weights" in a["note"]
 assert b["models"][0]["refusal_rate"] < 0.2 and b["comparison"]["refusal_rates_differ"] is True
 assert any(q["question"] == "Who created you?" for q in a["models"][0]["identity"])
