@@ -5,11 +5,32 @@
 #include "collective.hpp"
 #include "command.hpp"
 #include "fromscratch/io/h5_file.hpp"
+#include "fromscratch/remote/open_model.hpp"
 #include "fromscratch/weights/compare.hpp"
 #include "fromscratch/weights/upcycling.hpp"
 #include "weights_verbs.hpp"
 
 namespace fromscratch::cli {
+
+namespace {
+std::vector<std::shared_ptr<void>>& keep_alive() {
+  static std::vector<std::shared_ptr<void>> sessions;
+  return sessions;
+}
+}  // namespace
+
+namespace {
+// A local path, hf://ORG/NAME[@REV] (HTTP ranges behind the byte cache) or ORG/NAME in the Hugging Face cache.
+std::unique_ptr<weights::ModelView> open_view(Context& ctx, const std::string& ref, uint64_t max_download) {
+  remote::OpenOptions oo;
+  oo.max_download = max_download;
+  remote::Model m = remote::open_model(ref, oo);
+  std::string label = m.is_hub() ? m.checkpoint.source : ref;
+  auto view = std::make_unique<weights::ModelView>(std::move(m.checkpoint), m.folder, label);
+  keep_alive().push_back(m.session);  // hub reads go through the session for the view's lifetime
+  return view;
+}
+}  // namespace
 
 namespace {
 uint64_t positive(const po::variables_map& vm, const char* name, uint64_t lo, uint64_t hi) {
@@ -38,6 +59,7 @@ int run_weights_compare(Context& ctx, const Args& args) {
     ("no-alignment", "skip the matched tests (hidden-basis alignment, expert/head/neuron matching)")
     ("alpha", po::value<double>()->default_value(0.01), "family-wise level of the verdict")
     ("threads", po::value<int>(&threads)->default_value(0), "worker threads (0 = all cores)")
+    ("max-download", po::value<std::string>(), "cap on bytes fetched per hub model (hf:// references)")
     ("quiet", "no progress messages");
   po::positional_options_description pos;
   pos.add("a", 1).add("b", 1);
@@ -65,8 +87,10 @@ int run_weights_compare(Context& ctx, const Args& args) {
   std::string text;
   run_collectively(ctx, [&] {
     if (!ctx.is_root()) return;  // the comparison runs on rank 0; the sweep distributes reading
-    weights::ModelView a(vm["a"].as<std::string>()), b(vm["b"].as<std::string>());
-    auto r = weights::compare_models(a, b, o);
+    uint64_t cap = vm.count("max-download") ? remote::parse_byte_size(vm["max-download"].as<std::string>(), "--max-download") : 0;
+    auto a = open_view(ctx, vm["a"].as<std::string>(), cap);
+    auto b = open_view(ctx, vm["b"].as<std::string>(), cap);
+    auto r = weights::compare_models(*a, *b, o);
     doc = r.to_json();
     doc["seed"] = o.seed;
     text = r.to_text();
@@ -105,8 +129,8 @@ int run_weights_upcycling(Context& ctx, const Args& args) {
   std::string text;
   run_collectively(ctx, [&] {
     if (!ctx.is_root()) return;
-    weights::ModelView m(vm["model"].as<std::string>());
-    auto r = weights::upcycling_test(m, o);
+    auto m = open_view(ctx, vm["model"].as<std::string>(), 0);
+    auto r = weights::upcycling_test(*m, o);
     doc = r.to_json();
     text = r.to_text();
   });

@@ -230,11 +230,14 @@ Matrix align_tensor(const Matrix& B, HiddenAxis ax, const Alignment& al, const S
 }
 
 // Rows of a (rows x cols) matrix block, centred and scaled to unit norm, as a dense matrix.
-Mat unit_rows(const Matrix& m, size_t row_begin, size_t row_count, size_t row_stride_blocks = 1) {
-  (void)row_stride_blocks;
+// The block's mean row is removed first: every unit of a trained block reads the residual stream's common
+// (anisotropy) direction, and once two models' bases are aligned that shared direction would correlate
+// unrelated units; what identifies a unit is its deviation from the block's mean.
+Mat unit_rows(const Matrix& m, size_t row_begin, size_t row_count) {
   Mat X(row_count, m.cols);
   for (size_t r = 0; r < row_count; ++r)
     for (size_t c = 0; c < m.cols; ++c) X(ix(r), ix(c)) = m.v[(row_begin + r) * m.cols + c];
+  if (X.rows() > 1) X.rowwise() -= X.colwise().mean();
   for (Eigen::Index r = 0; r < X.rows(); ++r) {
     X.row(r).array() -= X.row(r).mean();
     double n = X.row(r).norm();
@@ -247,6 +250,7 @@ Mat unit_cols_as_rows(const Matrix& m) {  // columns of m (rows x cols) as unit 
   Mat X(m.cols, m.rows);
   for (size_t r = 0; r < m.rows; ++r)
     for (size_t c = 0; c < m.cols; ++c) X(ix(c), ix(r)) = m.v[r * m.cols + c];
+  if (X.rows() > 1) X.rowwise() -= X.colwise().mean();
   for (Eigen::Index r = 0; r < X.rows(); ++r) {
     X.row(r).array() -= X.row(r).mean();
     double n = X.row(r).norm();
@@ -889,7 +893,7 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
       double var = 0;
       for (double x : draws) var += (x - mean) * (x - mean);
       double sd = std::sqrt(var / double(std::max<size_t>(1, draws.size() - 1)));
-      PermutationP pp = permutation_p(obs, draws, mean, sd);
+      PermutationP pp = permutation_p(obs, draws, mean, sd, true);
       uint64_t diagonal = 0;
       nlohmann::json assignment = nlohmann::json::array();
       for (size_t i = 0; i < match.size(); ++i) {
@@ -909,7 +913,7 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
       r.z = pp.z;
       r.log10_p = pp.log10_p;
       r.null = "the same assignment after one permutation of B's hidden dimension (Monte Carlo, estimated moments)";
-      r.calibration = pp.gaussian_tail ? "Monte Carlo, Gaussian tail beyond the draws" : "exact (Monte Carlo permutation)";
+      r.calibration = pp.gaussian_tail ? "Monte Carlo, predictive Student-t tail beyond the draws" : "exact (Monte Carlo permutation)";
       r.n = uint64_t(va.size() * vb.size());
       r.null_draws = draws.size();
       r.family = true;
@@ -1054,7 +1058,7 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
         double var = 0;
         for (double x : draws) var += (x - mean) * (x - mean);
         double sd = std::sqrt(var / double(std::max<size_t>(1, draws.size() - 1)));
-        PermutationP pp = permutation_p(o, draws, mean, sd);
+        PermutationP pp = permutation_p(o, draws, mean, sd, true);
         EvidenceRecord r;
         r.test = "matched_correlation";
         r.component = comp;
@@ -1074,7 +1078,7 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
         r.log10_p = pp.log10_p;
         r.null = "alignment and every matching redone after a random signed permutation of B's layers (" +
                  std::to_string(draws.size()) + " draws, estimated moments)";
-        r.calibration = pp.gaussian_tail ? "Monte Carlo, Gaussian tail beyond the draws (checked by KS)" : "Monte Carlo (checked by KS)";
+        r.calibration = pp.gaussian_tail ? "Monte Carlo, predictive Student-t tail beyond the draws (checked by KS)" : "Monte Carlo (checked by KS)";
         r.n = units;
         r.null_draws = draws.size();
         r.family = family;

@@ -59,8 +59,14 @@ std::string describe(const RoleKey& k) {
   return s.str();
 }
 
-ModelView::ModelView(const std::string& path) : path_(path), ck_(open_checkpoint(path)) {
-  const std::string folder = checkpoint_folder(path);
+ModelView::ModelView(const std::string& path) : path_(path), ck_(open_checkpoint(path)) { index(checkpoint_folder(path)); }
+
+ModelView::ModelView(Checkpoint checkpoint, const std::string& folder, const std::string& label)
+    : path_(label), ck_(std::move(checkpoint)) {
+  index(folder);
+}
+
+void ModelView::index(const std::string& folder) {
   hint_ = read_config_hint(folder);
   for (const auto& w : hint_.warnings) warnings_.push_back(w);
   for (size_t i = 0; i < ck_.tensors.size(); ++i) {

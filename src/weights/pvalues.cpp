@@ -46,6 +46,55 @@ double log10_normal_sf(double z) {
   return ln / kLn10;
 }
 
+namespace {
+// Continued fraction of the incomplete beta function (modified Lentz).
+double betacf(double a, double b, double x) {
+  const double fpmin = 1e-300, eps = 1e-15;
+  double qab = a + b, qap = a + 1, qam = a - 1, c = 1, d = 1 - qab * x / qap;
+  if (std::fabs(d) < fpmin) d = fpmin;
+  d = 1 / d;
+  double h = d;
+  for (int m = 1; m <= 10000; ++m) {
+    int m2 = 2 * m;
+    double aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+    d = 1 + aa * d;
+    if (std::fabs(d) < fpmin) d = fpmin;
+    c = 1 + aa / c;
+    if (std::fabs(c) < fpmin) c = fpmin;
+    d = 1 / d;
+    h *= d * c;
+    aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+    d = 1 + aa * d;
+    if (std::fabs(d) < fpmin) d = fpmin;
+    c = 1 + aa / c;
+    if (std::fabs(c) < fpmin) c = fpmin;
+    d = 1 / d;
+    double del = d * c;
+    h *= del;
+    if (std::fabs(del - 1) < eps) break;
+  }
+  return h;
+}
+// ln I_x(a, b), the regularised incomplete beta function.
+double log_incomplete_beta(double a, double b, double x) {
+  if (x <= 0) return -INFINITY;
+  if (x >= 1) return 0.0;
+  double lbt = std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
+  if (x < (a + 1) / (a + b + 2)) return lbt + std::log(betacf(a, b, x) / a);
+  double comp = std::exp(lbt) * betacf(b, a, 1 - x) / b;  // I_{1-x}(b, a)
+  return std::log1p(-std::min(comp, 1.0 - 1e-300));
+}
+}  // namespace
+
+double log10_student_t_sf(double t, double df) {
+  if (std::isnan(t) || !(df > 0)) return 0.0;
+  if (std::isinf(df)) return log10_normal_sf(t);
+  double x = df / (df + t * t);
+  double half_tail = std::log(0.5) + log_incomplete_beta(df / 2, 0.5, x);  // P(T >= |t|)
+  if (t >= 0) return half_tail / kLn10;
+  return std::log10(-std::expm1(half_tail));
+}
+
 double log10_poisson_sf(uint64_t k, double lambda) {
   if (k == 0) return 0.0;
   if (!(lambda > 0)) return -INFINITY;
@@ -102,7 +151,8 @@ double log10_binomial_sf(uint64_t k, uint64_t n, double q) {
   return std::min(0.0, log_sum_series(k, n, term) / kLn10);
 }
 
-PermutationP permutation_p(double observed, const std::vector<double>& null_draws, double null_mean, double null_sd) {
+PermutationP permutation_p(double observed, const std::vector<double>& null_draws, double null_mean, double null_sd,
+                           bool estimated_moments) {
   PermutationP r;
   r.draws = null_draws.size();
   for (double v : null_draws) r.exceed += (v >= observed) ? 1 : 0;
@@ -110,7 +160,10 @@ PermutationP permutation_p(double observed, const std::vector<double>& null_draw
   r.log10_p = std::log10(p_mc);
   r.z = null_sd > 0 ? (observed - null_mean) / null_sd : (observed > null_mean ? INFINITY : 0.0);
   if (r.exceed == 0 && null_sd > 0) {
-    double g = log10_normal_sf(r.z);
+    const double n = double(r.draws);
+    double g = estimated_moments && r.draws >= 3
+                   ? log10_student_t_sf(r.z / std::sqrt(1 + 1 / n), n - 1)
+                   : log10_normal_sf(r.z);
     if (g < r.log10_p) {
       r.log10_p = g;
       r.gaussian_tail = true;

@@ -183,3 +183,16 @@ TEST(WeightsPermutation, NullPValuesAreUniform) {
   EXPECT_LT(ks.statistic, 0.1) << "KS p " << ks.p;
   EXPECT_GT(ks.p, 0.001);
 }
+
+TEST(WeightsPValues, StudentTTail) {
+  // t with 1 df is Cauchy: P(T >= t) = 1/2 - atan(t)/pi.
+  for (double t : {0.0, 0.5, 1.0, 3.0, 50.0})
+    EXPECT_NEAR(std::pow(10, log10_student_t_sf(t, 1)), 0.5 - std::atan(t) / M_PI, 1e-10) << t;
+  // 2 df: P(T >= t) = 1/2 (1 - t / sqrt(t^2 + 2)).
+  for (double t : {-2.0, 0.3, 2.0, 10.0})
+    EXPECT_NEAR(std::pow(10, log10_student_t_sf(t, 2)), 0.5 * (1 - t / std::sqrt(t * t + 2)), 1e-10) << t;
+  // Large df approaches the normal; far tails stay finite.
+  EXPECT_NEAR(log10_student_t_sf(3, 1e7), log10_normal_sf(3), 1e-4);
+  EXPECT_TRUE(std::isfinite(log10_student_t_sf(1e6, 38)));
+  EXPECT_LT(log10_student_t_sf(1e6, 38), -190);  // ~ -38 log10(1e6) + constants
+}

@@ -56,6 +56,9 @@ class ModelView {
   // Opens a checkpoint (file, folder or index). Tokenizer files in its folder are read when present; a
   // tokenizer that fails to load is a warning, not an error.
   explicit ModelView(const std::string& path);
+  // An already opened checkpoint (a hub model, a cache entry): `folder` holds its config.json and tokenizer
+  // files, `label` names it in results.
+  ModelView(Checkpoint checkpoint, const std::string& folder, const std::string& label);
 
   const std::string& path() const { return path_; }
   const Checkpoint& checkpoint() const { return ck_; }
@@ -93,6 +96,7 @@ class ModelView {
   mutable std::mutex mu_;
   mutable std::map<RoleKey, std::shared_ptr<const Matrix>> cache_;
   mutable std::map<std::string, uint64_t> nonfinite_;
+  void index(const std::string& folder);
 };
 
 }  // namespace fromscratch::weights

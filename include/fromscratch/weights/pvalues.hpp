@@ -14,6 +14,8 @@ namespace fromscratch::weights {
 
 // log10 P(Z >= z) for a standard normal Z (any z; asymptotic Mills-ratio series far in the tail).
 double log10_normal_sf(double z);
+// log10 P(T >= t) for Student's t with df degrees of freedom (incomplete beta, continued fraction; any t).
+double log10_student_t_sf(double t, double df);
 // log10 P(X >= k) for X ~ Poisson(lambda), k >= 0 (exact series, summed in log space).
 double log10_poisson_sf(uint64_t k, double lambda);
 // log10 P(F >= k) where F is the number of fixed points of a uniformly random permutation of n items
@@ -33,7 +35,10 @@ struct PermutationP {
   uint64_t draws = 0;
   bool gaussian_tail = false;  // true when the tail refinement was used
 };
-PermutationP permutation_p(double observed, const std::vector<double>& null_draws, double null_mean, double null_sd);
+// estimated_moments: the mean and sd were estimated from the same draws; the tail beyond them is then the
+// predictive Student t with draws - 1 degrees of freedom and scale sd sqrt(1 + 1/draws), not the normal.
+PermutationP permutation_p(double observed, const std::vector<double>& null_draws, double null_mean, double null_sd,
+                           bool estimated_moments = false);
 
 // Cauchy combination (Liu & Xie 2020) of log10 p-values: valid under arbitrary dependence for small p.
 // Returns log10 of the combined p. Equal weights.
