@@ -58,7 +58,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 fam = {r["scope"]: r for r in d["records"] if r["family"]}
 assert fam["every tensor with a hidden axis"]["log10_p_adjusted"] > -2, "same-basis must not see a permuted basis"
-assert fam["alignment=signed_permutation"]["log10_p_adjusted"] < -100
+assert fam["alignment=signed_permutation"]["log10_p_adjusted"] < -10
 assert d["alignment"]["signed_permutation"]["mean_abs_matched_column_r"] > 0.99
 PYEOF
 # Norm vectors copied byte for byte, every matrix independent: derived, with the evidence in the norms only.
@@ -94,7 +94,7 @@ PYEOF
 # ---- outputs and bad input ----
 "$F" weights compare "$fam/base" "$fam/fine-tuned" --quiet --no-alignment --h5 "$work/r.h5" > /dev/null
 expect_rc 2 "$F" weights compare "$fam/base" "$fam/fine-tuned" --quiet --h5 "$work/r.h5"
-h5ls -r "$work/r.h5" | grep -q verdict
+h5dump -A "$work/r.h5" > "$work/r.txt"; grep -q "ATTRIBUTE \"verdict\"" "$work/r.txt"; grep -q "derived" "$work/r.txt"
 # Incomparable models (a dense parent vs a MoE at another width) compare what they can and say what not.
 "$F" synth family --template mixtral --scale tiny --seed 3 --members base --out "$work/mx" > /dev/null
 "$F" weights compare "$fam/base" "$work/mx/base" --json --quiet --matched-draws 9 > "$work/x.json"
