@@ -16,7 +16,8 @@ int run_weights(Context& ctx, const Args& args) {
       "verbs:\n"
       "  stats      per-tensor statistics (moments, extremes, zeros, NaN/Inf, row/column norms, bit histograms)\n"
       "  compare    every applicable calibrated test between two checkpoints, a localisation map, one verdict\n"
-      "  upcycling  the parent-free test: were one MoE's experts copied or sliced from one dense FFN?\n";
+      "  upcycling  the parent-free test: were one MoE's experts copied or sliced from one dense FFN?\n"
+      "  pca        a map of several models from their per-tensor statistic profiles (principal components)\n";
   if (args.empty()) {
     ctx.err() << usage;
     return kExitUsage;
@@ -30,7 +31,8 @@ int run_weights(Context& ctx, const Args& args) {
   if (verb == "stats") return run_weights_stats(ctx, rest);
   if (verb == "compare") return run_weights_compare(ctx, rest);
   if (verb == "upcycling") return run_weights_upcycling(ctx, rest);
-  throw UsageError("weights: unknown verb '" + verb.substr(0, 64) + "' (stats, compare, upcycling)");
+  if (verb == "pca") return run_weights_pca(ctx, rest);
+  throw UsageError("weights: unknown verb '" + verb.substr(0, 64) + "' (stats, compare, upcycling, pca)");
 }
 
 }  // namespace

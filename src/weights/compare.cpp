@@ -957,6 +957,79 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
     }
   }
 
+  // ---- principal angles between the two models' expert subspaces (PCA of the experts' gate rows) ----
+  // Per MoE layer, each model's Gram matrix of all experts' gate rows (a sum over experts and rows: reducible
+  // across ranks), its top-k eigenvectors, and sum cos^2 of the principal angles between the two subspaces;
+  // null: the same after a joint permutation of B's hidden dimension (E = k^2 / d for random subspaces).
+  if (same_hidden && !perms.empty()) {
+    const size_t k = std::max<size_t>(1, std::min<size_t>(16, d / 8));
+    std::vector<Mat> UA, UB;
+    std::vector<int> used_layers;
+    for (int l = 0; l < std::min(A.num_layers(), B.num_layers()); ++l) {
+      auto top = [&](const ModelView& m) -> Mat {
+        Mat G = Mat::Zero(ix(d), ix(d));
+        int found = 0;
+        for (int e = 0;; ++e) {
+          RoleKey key{RoleKind::expert_gate, l, e, false};
+          if (!m.find(key)) break;
+          auto g = m.get(key);
+          if (g->cols != d) return Mat();
+          Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> W(g->v.data(), ix(g->rows), ix(d));
+          G.noalias() += W.cast<double>().transpose() * W.cast<double>();
+          ++found;
+        }
+        if (found < 2) return Mat();
+        Eigen::SelfAdjointEigenSolver<Mat> es(G);
+        return es.eigenvectors().rightCols(ix(k));
+      };
+      Mat ua = top(A), ub = top(B);
+      if (ua.size() == 0 || ub.size() == 0) continue;
+      UA.push_back(ua);
+      UB.push_back(ub);
+      used_layers.push_back(l);
+    }
+    if (!UA.empty()) {
+      say("principal angles between expert subspaces");
+      auto value = [&](const std::vector<int>* pi) {
+        double v = 0;
+        for (size_t i = 0; i < UA.size(); ++i) {
+          if (!pi) {
+            v += (UA[i].transpose() * UB[i]).squaredNorm();
+          } else {
+            Mat P(UB[i].rows(), UB[i].cols());
+            for (size_t j = 0; j < d; ++j) P.row(ix(j)) = UB[i].row((*pi)[j]);
+            v += (UA[i].transpose() * P).squaredNorm();
+          }
+        }
+        return v;
+      };
+      double obs = value(nullptr);
+      std::vector<double> draws;
+      for (const auto& pi : perms) draws.push_back(value(&pi));
+      double mean = std::accumulate(draws.begin(), draws.end(), 0.0) / double(draws.size()), var = 0;
+      for (double x : draws) var += (x - mean) * (x - mean);
+      double sd = std::sqrt(var / double(std::max<size_t>(1, draws.size() - 1)));
+      PermutationP pp = permutation_p(obs, draws, mean, sd, true);
+      EvidenceRecord r;
+      r.test = "expert_subspace_angles";
+      r.component = "experts";
+      r.scope = "top-" + std::to_string(k) + " PCA subspaces of expert gate rows, " + std::to_string(UA.size()) + " layers";
+      r.statistic_name = "sum over layers of sum cos^2 of the principal angles";
+      r.statistic = obs;
+      r.effect_name = "mean cos^2 of principal angles (random subspaces: k/d)";
+      r.effect = obs / double(UA.size() * k);
+      r.z = pp.z;
+      r.log10_p = pp.log10_p;
+      r.null = "the same after one permutation of B's hidden dimension (Monte Carlo, estimated moments)";
+      r.calibration = pp.gaussian_tail ? "Monte Carlo, predictive Student-t tail beyond the draws" : "exact (Monte Carlo permutation)";
+      r.n = UA.size() * k;
+      r.null_draws = draws.size();
+      r.family = true;
+      r.note = "k/d = " + std::to_string(double(k) / double(d));
+      res.records.push_back(r);
+    }
+  }
+
   // ---- raw cosine of norm vectors: others' metric, reproduced, NOT evidence ----
   {
     nlohmann::json rows = nlohmann::json::array();
