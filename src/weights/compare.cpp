@@ -397,6 +397,10 @@ static MatchedStat matched_statistic(const ModelView& A, const ModelView& B, con
   };
   const int layers = std::min(A.num_layers(), B.num_layers());
   for (int l = 0; l < layers; ++l) {
+    if (l > 0 && (A.large() || B.large())) {  // hold one layer at a time
+      A.clear_cache();
+      B.clear_cache();
+    }
     // Attention: KV heads matched by k_proj blocks, statistic on v_proj blocks.
     RoleKey ka{RoleKind::attn_k, l, -1, false}, va{RoleKind::attn_v, l, -1, false};
     const size_t hd = A.head_dim();
@@ -703,6 +707,8 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
       n_total += a->v.size();
       lambda += q * double(a->v.size());
       identical += (k == a->v.size()) ? 1 : 0;
+      if (A.large()) A.forget(key);
+      if (B.large()) B.forget(key);
       auto& bc = by_comp[component_of(key.kind)];
       std::get<0>(bc) += k;
       std::get<1>(bc) += q * double(a->v.size());
@@ -767,6 +773,11 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
         const auto& k = testable[base + i];
         cps[i] = hidden_cross(*A.get(k), *B.get(k), hidden_axis(k.kind), opt.max_rows);
       });
+      if (A.large() || B.large())
+        for (size_t i = 0; i < n; ++i) {
+          A.forget(testable[base + i]);
+          B.forget(testable[base + i]);
+        }
       for (size_t i = 0; i < n; ++i) {  // sequential, in role order: results independent of threads
         const auto& k = testable[base + i];
         const auto& cp = cps[i];
@@ -829,6 +840,10 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
           a->r_weighted += r.effect;
         }
       }
+    }
+    if (A.large() || B.large()) {
+      A.clear_cache();
+      B.clear_cache();
     }
     auto emit = [&](const std::string& comp, const Acc& a) {
       if (a.tensors == 0) return;

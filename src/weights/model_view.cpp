@@ -170,6 +170,11 @@ std::map<std::string, uint64_t> ModelView::nonfinite() const {
   return nonfinite_;
 }
 
+void ModelView::forget(const RoleKey& k) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  cache_.erase(k);
+}
+
 void ModelView::clear_cache() const {
   std::lock_guard<std::mutex> lock(mu_);
   cache_.clear();

@@ -80,8 +80,12 @@ class ModelView {
   const std::vector<std::string>& warnings() const { return warnings_; }
   // Non-finite values found so far: tensor name -> count.
   std::map<std::string, uint64_t> nonfinite() const;
-  // Drops the decoded cache (memory bound for large models).
+  // Drops the decoded cache, or one tensor of it (memory bound for large models).
   void clear_cache() const;
+  void forget(const RoleKey& k) const;
+  // True when decoding every tensor at once would not fit comfortably in memory (> 2 GB of stored data): the
+  // tests then drop each tensor from the cache as soon as they are done with it.
+  bool large() const { return ck_.total_tensor_bytes() > (uint64_t(2) << 30); }
 
  private:
   std::string path_;
