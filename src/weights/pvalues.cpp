@@ -9,6 +9,7 @@ namespace fromscratch::weights {
 namespace {
 
 constexpr double kLn10 = 2.302585092994045684;
+constexpr double kExtrapolateFromZ = 5.0;
 
 // log(exp(a) + exp(b)) without overflow.
 double log_add(double a, double b) {
@@ -159,7 +160,11 @@ PermutationP permutation_p(double observed, const std::vector<double>& null_draw
   double p_mc = double(1 + r.exceed) / double(1 + r.draws);
   r.log10_p = std::log10(p_mc);
   r.z = null_sd > 0 ? (observed - null_mean) / null_sd : (observed > null_mean ? INFINITY : 0.0);
-  if (r.exceed == 0 && null_sd > 0) {
+  // The tail beyond the draws is extrapolated only from z = 5 on: there even a moderately heavier tail than
+  // the approximation's cannot move a decision, while between the last draw and z = 5 (p ~ 1e-3 .. 3e-7) it
+  // could, and a calibration run over 200 independent pairs showed it did (5 false "derived" where about 2 are
+  // expected). Below z = 5 the Monte Carlo bound 1 / (1 + draws) stands: valid, merely conservative.
+  if (r.exceed == 0 && null_sd > 0 && r.z >= kExtrapolateFromZ) {
     const double n = double(r.draws);
     double g = estimated_moments && r.draws >= 3
                    ? log10_student_t_sf(r.z / std::sqrt(1 + 1 / n), n - 1)

@@ -25,9 +25,9 @@ double log10_fixed_points_sf(uint64_t k, uint64_t n);
 double log10_binomial_sf(uint64_t k, uint64_t n, double q);
 
 // Monte Carlo permutation p-value (1 + #null >= obs) / (1 + draws), refined in the far tail: when no null
-// draw reaches the observation, the Gaussian tail from the null's exact or estimated moments is used, capped
-// by 1 / (1 + draws) so the value never claims more than the Gaussian approximation allows and never less
-// than the Monte Carlo bound. Under the null the result is super-uniform (valid).
+// draw reaches the observation and it lies at least 5 null standard deviations out, the Gaussian tail from
+// the null's exact moments (Student t when the moments were estimated) is used, capped by 1 / (1 + draws).
+// Between the last draw and z = 5 the Monte Carlo bound stands. Under the null the result is super-uniform.
 struct PermutationP {
   double log10_p = 0;
   double z = 0;              // (obs - null mean) / null sd
