@@ -1039,8 +1039,10 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
       r.calibration = pp.gaussian_tail ? "Monte Carlo, predictive Student-t tail beyond the draws" : "exact (Monte Carlo permutation)";
       r.n = UA.size() * k;
       r.null_draws = draws.size();
-      r.family = true;
-      r.note = "k/d = " + std::to_string(double(k) / double(d));
+      // Reported, not part of the verdict's family: over 200 independent synthetic pairs it rejected at 0.01
+      // in 3.5% of them (KS p 0.20 overall, but too many small p), so its null is not yet trusted.
+      r.family = false;
+      r.note = "k/d = " + std::to_string(double(k) / double(d)) + "; descriptive: not used for the verdict (calibration)";
       res.records.push_back(r);
     }
   }
