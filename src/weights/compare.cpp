@@ -895,28 +895,22 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
     for (RoleKind kind : {RoleKind::input_norm, RoleKind::post_attn_norm}) {
       std::vector<Eigen::VectorXd> va, vb;
       std::vector<int> la, lb;
-      for (int l = 0; l < A.num_layers(); ++l) {
-        RoleKey k{kind, l, -1, false};
-        if (!A.find(k) || A.shape(k) != std::vector<uint64_t>{d}) continue;
-        auto m = A.get(k);
-        Eigen::VectorXd v(ix(d));
-        for (size_t j = 0; j < d; ++j) v(ix(j)) = m->v[j];
-        v.array() -= v.mean();
-        if (v.norm() > 0) v /= v.norm();
-        va.push_back(v);
-        la.push_back(l);
-      }
-      for (int l = 0; l < B.num_layers(); ++l) {
-        RoleKey k{kind, l, -1, false};
-        if (!B.find(k) || B.shape(k) != std::vector<uint64_t>{d}) continue;
-        auto m = B.get(k);
-        Eigen::VectorXd v(ix(d));
-        for (size_t j = 0; j < d; ++j) v(ix(j)) = m->v[j];
-        v.array() -= v.mean();
-        if (v.norm() > 0) v /= v.norm();
-        vb.push_back(v);
-        lb.push_back(l);
-      }
+      // Each model's norm vectors of this role, centred and scaled to unit length, with their layer index.
+      auto collect = [&](const ModelView& m, std::vector<Eigen::VectorXd>& vs, std::vector<int>& ls) {
+        for (int l = 0; l < m.num_layers(); ++l) {
+          RoleKey k{kind, l, -1, false};
+          if (!m.find(k) || m.shape(k) != std::vector<uint64_t>{d}) continue;
+          auto t = m.get(k);
+          Eigen::VectorXd v(ix(d));
+          for (size_t j = 0; j < d; ++j) v(ix(j)) = t->v[j];
+          v.array() -= v.mean();
+          if (v.norm() > 0) v /= v.norm();
+          vs.push_back(v);
+          ls.push_back(l);
+        }
+      };
+      collect(A, va, la);
+      collect(B, vb, lb);
       if (va.size() < 2 || vb.size() < 2) continue;
       Mat XA(ix(va.size()), ix(d)), XB(ix(vb.size()), ix(d));
       for (size_t i = 0; i < va.size(); ++i) XA.row(ix(i)) = va[i].transpose();
