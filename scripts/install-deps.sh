@@ -18,6 +18,9 @@ packages=(
   python3-torch                                    # tiny trained model families, function-preservation checks
   libcurl4-openssl-dev nginx-light                 # HTTP client (remote checkpoints, behaviour probes); test hub server
   ccache                                           # faster rebuilds (used by scripts/build.sh when present)
+  slurm-wlm munge                                  # a real single-node Slurm for the job-script tests
+  gnuplot-nox                                      # report figures (SVG terminal)
+  chromium                                         # the report seen in a real headless browser (test)
 )
 missing=()
 for p in "${packages[@]}"; do
