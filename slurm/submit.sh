@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
-# sbatch a job file with the resources it names. Usage: slurm/submit.sh JOB.json [extra sbatch options]
+# sbatch a job file with the resources it names.
+#   slurm/submit.sh JOB.json [sbatch options]
+# A command job: one job (slurm/fromscratch.sbatch). A sweep job: an array job fingerprinting every model
+# (slurm/fingerprint-array.sbatch, one task per model) and a compare job that starts when every array task
+# succeeded (--dependency=afterok). Prints "fingerprint JOBID" / "compare JOBID" / "job JOBID" lines.
 set -euo pipefail
 job=${1:?usage: submit.sh JOB.json [sbatch options]}
 shift
-read -r ranks threads time partition nodes < <(/usr/bin/python3 -c '
-import json, sys; j = json.load(open(sys.argv[1]))
-print(j.get("ranks", 1), max(1, j.get("threads", 1)), j.get("time", "01:00:00"), j.get("partition", "-"), j.get("nodes", 0))' "$job")
-opts=(--ntasks="$ranks" --cpus-per-task="$threads" --time="$time")
+here=$(cd "$(dirname "$0")/.." && pwd)
+export FROMSCRATCH_HOME=${FROMSCRATCH_HOME:-$here}
+read -r ranks threads time partition nodes array gpus < <(/usr/bin/python3 "$here/slurm/jobspec.py" resources "$job")
+opts=(--parsable --ntasks="$ranks" --cpus-per-task="$threads" --time="$time")
 [ "$partition" != "-" ] && opts+=(--partition="$partition")
 [ "$nodes" != "0" ] && opts+=(--nodes="$nodes")
-exec sbatch "${opts[@]}" "$@" "$(dirname "$0")/fromscratch.sbatch" "$job"
+[ "$gpus" != "0" ] && opts+=(--gpus-per-task="$gpus")
+if [ "$array" = 0 ]; then
+  id=$(sbatch "${opts[@]}" "$@" "$here/slurm/fromscratch.sbatch" "$job")
+  echo "job ${id%%;*}"
+  exit 0
+fi
+fp=$(sbatch "${opts[@]}" --array="0-$((array - 1))" "$@" "$here/slurm/fingerprint-array.sbatch" "$job")
+fp=${fp%%;*}
+echo "fingerprint $fp"
+cmp=$(sbatch "${opts[@]}" --dependency="afterok:$fp" --kill-on-invalid-dep=yes "$@" "$here/slurm/compare.sbatch" "$job")
+echo "compare ${cmp%%;*}"
