@@ -374,9 +374,10 @@ QaAppendResult append_qa_entry(std::string_view text, const QaEntry& entry, QaLa
   if (scan.has_marker) {
     at = scan.marker_offset;
     // Entries above the marker: count headings in [0, at) (cheap: the scan already proved the numbers fine).
-    for_each_line(text.substr(0, at), [&](const Line& l, size_t) {
-      std::string_view digits;
-      if (q_heading_digits(l.content, digits)) ++entries_above;
+    for_each_line(text.substr(0, at), [&](const Line& l, size_t n) {
+      std::string_view digits, c = l.content;
+      if (n == 1 && c.substr(0, kBom.size()) == kBom) c.remove_prefix(kBom.size());
+      if (q_heading_digits(c, digits)) ++entries_above;
       return true;
     });
   } else {
@@ -467,13 +468,14 @@ std::string read_all(int fd, const std::string& path, uint64_t size) {
   return text;
 }
 
-// Writes `bytes` to a new temporary file next to `path` (mode `mode`, owner kept where allowed), fsynced.
-// Returns its name; the caller renames or links it into place.
-std::string write_temp(const fs::path& path, std::string_view bytes, mode_t mode, const struct stat* owner) {
+// Writes `bytes` to a new temporary file next to `path`, fsynced, and returns its name; the caller renames or
+// links it into place. `like` (the file it replaces): its permission bits, and its owner where allowed; without
+// it the file gets 0666 less the umask, as any new file.
+std::string write_temp(const fs::path& path, std::string_view bytes, const struct stat* like) {
   static std::atomic<uint64_t> counter{0};
   fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
   std::string tmp = (dir / str(".", path.filename().string(), ".qa-tmp.", ::getpid(), ".", counter++)).string();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, like ? 0600 : 0666);
   if (fd < 0) throw IoError(tmp, "create a temporary file in the Q&A file's folder", errno);
   auto fail = [&](const char* what) {
     int e = errno;
@@ -490,8 +492,10 @@ std::string write_temp(const fs::path& path, std::string_view bytes, mode_t mode
     }
     done += size_t(w);
   }
-  if (::fchmod(fd, mode) != 0) fail("chmod");
-  if (owner) (void)!::fchown(fd, owner->st_uid, owner->st_gid);  // only root may give a file away; fine if not
+  if (like) {
+    if (::fchmod(fd, like->st_mode & 07777) != 0) fail("chmod");
+    (void)!::fchown(fd, like->st_uid, like->st_gid);  // only root may give a file away; fine if not
+  }
   if (::fsync(fd) != 0) fail("fsync");
   if (::close(fd) != 0) {
     int e = errno;
@@ -523,9 +527,7 @@ QaAppendResult append_qa_entry_to_file(const std::string& path_arg, const QaEntr
       // A new record: write it whole under a temporary name, then link it in; link() fails if another run
       // created the file meanwhile, and then this run appends to theirs.
       QaAppendResult r = append_qa_entry("", entry, lang, p);
-      mode_t mask = ::umask(0);
-      ::umask(mask);
-      std::string tmp = write_temp(path, r.text, 0666 & ~mask, nullptr);
+      std::string tmp = write_temp(path, r.text, nullptr);
       if (::link(tmp.c_str(), p.c_str()) == 0) {
         ::unlink(tmp.c_str());
         return r;
@@ -566,7 +568,7 @@ QaAppendResult append_qa_entry_to_file(const std::string& path_arg, const QaEntr
                         "entry");
     std::string text = read_all(fd.fd, p, uint64_t(st.st_size));
     QaAppendResult r = append_qa_entry(text, entry, lang, p);
-    std::string tmp = write_temp(path, r.text, st.st_mode & 07777, &st);
+    std::string tmp = write_temp(path, r.text, &st);
     if (::rename(tmp.c_str(), p.c_str()) != 0) {
       int e = errno;
       ::unlink(tmp.c_str());

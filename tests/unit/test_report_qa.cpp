@@ -307,10 +307,15 @@ TEST(QaRecord, DerivationQuestionInBothLanguages) {
 TEST(QaRecordFile, CreatesThenAppendsInPlace) {
   TempDir dir;
   fs::path p = dir.path() / "qa.md";
+  const mode_t old_mask = ::umask(027);
   QaAppendResult a = append_qa_entry_to_file(p.string(), entry("first", "one"), QaLang::kKo);
+  ::umask(old_mask);
   EXPECT_TRUE(a.created);
   EXPECT_EQ(read_file(p), a.text);
-  ::chmod(p.c_str(), 0640);
+  struct stat created{};
+  ASSERT_EQ(::stat(p.c_str(), &created), 0);
+  EXPECT_EQ(created.st_mode & 0777, 0640u);  // a new file: 0666 less the umask, like any other
+  ::chmod(p.c_str(), 0604);
   QaAppendResult b = append_qa_entry_to_file(p.string(), entry("second", "two"), QaLang::kKo);
   EXPECT_EQ(b.number, 2u);
   EXPECT_FALSE(b.created);
@@ -318,7 +323,7 @@ TEST(QaRecordFile, CreatesThenAppendsInPlace) {
   expect_only_insertion(a.text, b);
   struct stat st{};
   ASSERT_EQ(::stat(p.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  EXPECT_EQ(st.st_mode & 0777, 0604u);  // an existing file keeps its mode
   // No temporary file left behind.
   size_t files = 0;
   for (const auto& e : fs::directory_iterator(dir.path())) files += e.is_regular_file();
