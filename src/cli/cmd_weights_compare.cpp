@@ -7,6 +7,7 @@
 #include "fromscratch/io/h5_file.hpp"
 #include "fromscratch/remote/open_model.hpp"
 #include "fromscratch/weights/compare.hpp"
+#include "fromscratch/weights/fingerprint.hpp"
 #include "fromscratch/weights/upcycling.hpp"
 #include "weights_verbs.hpp"
 
@@ -60,6 +61,10 @@ int run_weights_compare(Context& ctx, const Args& args) {
     ("alpha", po::value<double>()->default_value(0.01), "family-wise level of the verdict")
     ("threads", po::value<int>(&threads)->default_value(0), "worker threads (0 = all cores)")
     ("max-download", po::value<std::string>(), "cap on bytes fetched per hub model (hf:// references)")
+    ("sketched", "compare the two models' fingerprints (made in memory) instead of their tensors: what `compare "
+                 "--archive` sees; for measuring what sketching costs")
+    ("sketch-dim", po::value<uint64_t>()->default_value(64), "with --sketched: sketch rows")
+    ("full-max-elements", po::value<uint64_t>()->default_value(1u << 16), "with --sketched: tensors kept in full up to this size")
     ("quiet", "no progress messages");
   po::positional_options_description pos;
   pos.add("a", 1).add("b", 1);
@@ -90,9 +95,26 @@ int run_weights_compare(Context& ctx, const Args& args) {
     uint64_t cap = vm.count("max-download") ? remote::parse_byte_size(vm["max-download"].as<std::string>(), "--max-download") : 0;
     auto a = open_view(ctx, vm["a"].as<std::string>(), cap);
     auto b = open_view(ctx, vm["b"].as<std::string>(), cap);
-    auto r = weights::compare_models(*a, *b, o);
+    weights::ComparisonResult r;
+    if (vm.count("sketched")) {
+      weights::FingerprintOptions fo;
+      fo.sketch_dim = positive(vm, "sketch-dim", 1, 4096);
+      fo.full_max_elements = vm["full-max-elements"].as<uint64_t>();
+      o.progress("fingerprinting A");
+      auto pa = weights::fingerprint_model(*a, vm["a"].as<std::string>(), fo, o.threads);
+      o.progress("fingerprinting B");
+      auto pb = weights::fingerprint_model(*b, vm["b"].as<std::string>(), fo, o.threads);
+      a.reset();
+      b.reset();
+      weights::ModelView fa(pa), fb(pb);
+      r = weights::compare_models(fa, fb, o);
+    } else {
+      r = weights::compare_models(*a, *b, o);
+    }
     doc = r.to_json();
     doc["seed"] = o.seed;
+    if (vm.count("sketched"))
+      doc["sketched"] = {{"sketch_dim", vm["sketch-dim"].as<uint64_t>()}, {"full_max_elements", vm["full-max-elements"].as<uint64_t>()}};
     text = r.to_text();
   });
   if (ctx.is_root()) {

@@ -134,6 +134,49 @@ TensorDigest hash_tensor(const ShardFile& shard, const CheckpointTensor& tensor,
   return d;
 }
 
+struct TensorDigester::Impl {
+  TensorDigest d;
+  Sha256 sha;
+  std::unique_ptr<RowHasher> rows;
+  uint64_t fed = 0;
+  bool keep = false;
+};
+
+TensorDigester::TensorDigester(const TensorInfo& info, bool keep_row_digests) : impl_(std::make_unique<Impl>()) {
+  impl_->d.name = info.name;
+  impl_->d.bytes = info.byte_size();
+  impl_->d.rows = info.num_rows();
+  impl_->keep = keep_row_digests;
+  uint64_t row_bytes = impl_->d.rows ? impl_->d.bytes / impl_->d.rows : 0;
+  if (row_bytes > 0) impl_->rows = std::make_unique<RowHasher>(row_bytes, impl_->d.rows);
+}
+
+TensorDigester::~TensorDigester() = default;
+
+void TensorDigester::update(const uint8_t* p, size_t n) {
+  if (n == 0) return;
+  if (impl_->fed + n > impl_->d.bytes)
+    throw UsageError(str("tensor '", impl_->d.name, "': ", impl_->fed + n, " bytes fed to the digester, more than its ",
+                         impl_->d.bytes));
+  impl_->sha.update(p, n);
+  if (impl_->rows) impl_->rows->update(p, n);
+  impl_->fed += n;
+}
+
+TensorDigest TensorDigester::finish() {
+  if (impl_->fed != impl_->d.bytes)
+    throw UsageError(str("tensor '", impl_->d.name, "': ", impl_->fed, " of ", impl_->d.bytes, " bytes fed to the digester"));
+  TensorDigest d = std::move(impl_->d);
+  if (d.bytes == 0) impl_->sha.update(nullptr, 0);
+  d.sha256 = impl_->sha.hex();
+  std::vector<uint64_t> digests;
+  if (impl_->rows) digests = std::move(impl_->rows->digests());
+  else digests.assign(d.rows, XXH3_64bits(nullptr, 0));
+  d.row_multiset = row_multiset_digest(digests);
+  if (impl_->keep) d.row_digests = std::move(digests);
+  return d;
+}
+
 std::vector<TensorDigest> hash_tensors(const Checkpoint& ck, const std::vector<size_t>& which, unsigned threads,
                                        const HashOptions& options) {
   // Largest first (LPT) so that the few huge tensors start early; ties by position for determinism.

@@ -1,5 +1,7 @@
 #include "fromscratch/weights/model_view.hpp"
 
+#include "fromscratch/weights/fingerprint.hpp"
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -69,6 +71,26 @@ ModelView::ModelView(Checkpoint checkpoint, const std::string& folder, const std
 void ModelView::index(const std::string& folder) {
   hint_ = read_config_hint(folder);
   for (const auto& w : hint_.warnings) warnings_.push_back(w);
+  index_roles();
+  // Attention geometry (config.json; text_config for multimodal wrappers).
+  if (!hint_.path.empty()) {
+    std::ifstream in(hint_.path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    read_geometry(text);
+  }
+  // Tokenizer (optional): decoded bytes of each id for shared-token alignment.
+  try {
+    auto loc = tokenizer::locate_tokenizer(folder);
+    if (!loc.file.empty()) {
+      tokenizer::Tokenizer tok = tokenizer::load_tokenizer(loc.file);
+      vocab_ = tokenizer::decoded_vocabulary(tok);
+    }
+  } catch (const std::exception& e) {
+    warnings_.push_back(std::string("tokenizer not used: ") + e.what());
+  }
+}
+
+void ModelView::index_roles() {
   for (size_t i = 0; i < ck_.tensors.size(); ++i) {
     const auto& t = ck_.tensors[i];
     TensorRole r = classify_tensor(t.info.name, hint_.family, hint_.num_hidden_layers);
@@ -87,39 +109,55 @@ void ModelView::index(const std::string& folder) {
       if (key.kind == RoleKind::embed_tokens && ck_.tensors[idx].info.shape.size() == 2)
         hidden_ = size_t(ck_.tensors[idx].info.shape[1]);
   }
-  // Attention geometry (config.json; text_config for multimodal wrappers).
-  if (!hint_.path.empty()) {
-    try {
-      std::ifstream in(hint_.path);
-      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (text.size() <= (4u << 20)) {
-        auto cfg = nlohmann::json::parse(text);
-        if (cfg.contains("text_config") && cfg["text_config"].is_object()) cfg = cfg["text_config"];
-        auto num = [&](const char* key) -> size_t {
-          auto it = cfg.find(key);
-          if (it == cfg.end() || !it->is_number_integer()) return 0;
-          long long v = it->get<long long>();
-          return v > 0 && v < (1 << 24) ? size_t(v) : 0;
-        };
-        q_heads_ = num("num_attention_heads");
-        kv_heads_ = num("num_key_value_heads");
-        if (kv_heads_ == 0) kv_heads_ = q_heads_;
-        head_dim_ = num("head_dim");
-        if (head_dim_ == 0 && q_heads_ > 0 && hidden_ % q_heads_ == 0) head_dim_ = hidden_ / q_heads_;
-      }
-    } catch (const std::exception& e) {
-      warnings_.push_back(std::string("config.json attention fields not read: ") + e.what());
-    }
-  }
-  // Tokenizer (optional): decoded bytes of each id for shared-token alignment.
+}
+
+void ModelView::read_geometry(const std::string& text) {
+  if (text.empty() || text.size() > (4u << 20)) return;
   try {
-    auto loc = tokenizer::locate_tokenizer(folder);
-    if (!loc.file.empty()) {
-      tokenizer::Tokenizer tok = tokenizer::load_tokenizer(loc.file);
-      vocab_ = tokenizer::decoded_vocabulary(tok);
-    }
+    auto cfg = nlohmann::json::parse(text);
+    if (cfg.contains("text_config") && cfg["text_config"].is_object()) cfg = cfg["text_config"];
+    auto num = [&](const char* key) -> size_t {
+      auto it = cfg.find(key);
+      if (it == cfg.end() || !it->is_number_integer()) return 0;
+      long long v = it->get<long long>();
+      return v > 0 && v < (1 << 24) ? size_t(v) : 0;
+    };
+    q_heads_ = num("num_attention_heads");
+    kv_heads_ = num("num_key_value_heads");
+    if (kv_heads_ == 0) kv_heads_ = q_heads_;
+    head_dim_ = num("head_dim");
+    if (head_dim_ == 0 && q_heads_ > 0 && hidden_ % q_heads_ == 0) head_dim_ = hidden_ / q_heads_;
   } catch (const std::exception& e) {
-    warnings_.push_back(std::string("tokenizer not used: ") + e.what());
+    warnings_.push_back(std::string("config.json attention fields not read: ") + e.what());
+  }
+}
+
+ModelView::ModelView(const ModelPrint& print) : path_(print.name), resident_(true) {
+  ck_.source = print.source;
+  for (const auto& tp : print.tensors) {
+    CheckpointTensor t;
+    t.info.name = tp.name;
+    t.info.dtype = tp.dtype;
+    t.info.shape = tp.shape;
+    // Offsets are those of a contiguous layout, so byte_size() and num_elements() are the tensor's own.
+    uint64_t elements = 1;
+    for (auto x : tp.shape) elements *= x;
+    uint64_t bits = uint64_t(dtype_bits(tp.dtype)) * elements;
+    t.info.data_begin = 0;
+    t.info.data_end = (bits + 7) / 8;
+    ck_.tensors.push_back(std::move(t));
+  }
+  hint_ = config_hint_from_text(print.config_json, print.name + ": config.json (fingerprint)");
+  if (print.config_json.empty()) hint_ = ConfigHint{};
+  for (const auto& w : hint_.warnings) warnings_.push_back(w);
+  index_roles();
+  read_geometry(print.config_json);
+  vocab_ = print.vocab_bytes;
+  for (const auto& [key, idx] : roles_) {
+    const TensorPrint& tp = print.tensors[idx];
+    if (tp.kept == KeptForm::none) continue;
+    cache_[key] = std::make_shared<Matrix>(tp.values);
+    if (tp.nonfinite) nonfinite_[tp.name] = tp.nonfinite;
   }
 }
 
@@ -141,6 +179,7 @@ std::shared_ptr<const Matrix> ModelView::get(const RoleKey& k) const {
   }
   const auto* t = find(k);
   if (!t) throw UsageError(path_ + ": no tensor with role " + describe(k));
+  if (resident_) throw UsageError(path_ + ": the fingerprint keeps no values of '" + t->info.name + "' (" + describe(k) + ")");
   auto m = std::make_shared<Matrix>();
   const auto& sh = t->info.shape;
   if (sh.size() == 1) {
@@ -171,11 +210,13 @@ std::map<std::string, uint64_t> ModelView::nonfinite() const {
 }
 
 void ModelView::forget(const RoleKey& k) const {
+  if (resident_) return;
   std::lock_guard<std::mutex> lock(mu_);
   cache_.erase(k);
 }
 
 void ModelView::clear_cache() const {
+  if (resident_) return;
   std::lock_guard<std::mutex> lock(mu_);
   cache_.clear();
 }

@@ -20,5 +20,7 @@ struct ConfigHint {
 
 // Looks for config.json in `folder` (capped at 4 MiB; text_config is consulted for multimodal wrappers).
 ConfigHint read_config_hint(const std::string& folder);
+// The same from config.json text already in memory (a fingerprint stores it); `label` names it in warnings.
+ConfigHint config_hint_from_text(const std::string& text, const std::string& label);
 
 }  // namespace fromscratch

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
 #include "fromscratch/core/checkpoint.hpp"
 
 namespace fromscratch {
@@ -48,6 +50,22 @@ TensorDigest hash_tensor(const ShardFile& shard, const CheckpointTensor& tensor,
 // Large tensors are started first so one huge tensor does not finish last on its own.
 std::vector<TensorDigest> hash_tensors(const Checkpoint& ck, const std::vector<size_t>& which, unsigned threads,
                                        const HashOptions& options);
+
+// The same digests from bytes the caller already reads (a sweep that also computes statistics and sketches
+// from one read): feed the tensor's bytes in order, in pieces of any size, then finish() once.
+class TensorDigester {
+ public:
+  TensorDigester(const TensorInfo& info, bool keep_row_digests);
+  ~TensorDigester();
+  TensorDigester(const TensorDigester&) = delete;
+  TensorDigester& operator=(const TensorDigester&) = delete;
+  void update(const uint8_t* p, size_t n);
+  TensorDigest finish();  // throws UsageError when fewer or more bytes than the tensor holds were fed
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // SHA-256 of a byte range of a file (for tests and the benchmark's reference figures).
 std::string sha256_file_range(const std::string& path, uint64_t offset, uint64_t length);

@@ -51,6 +51,8 @@ struct Matrix {
   size_t size() const { return v.size(); }
 };
 
+struct ModelPrint;  // fingerprint.hpp
+
 class ModelView {
  public:
   // Opens a checkpoint (file, folder or index). Tokenizer files in its folder are read when present; a
@@ -59,6 +61,13 @@ class ModelView {
   // An already opened checkpoint (a hub model, a cache entry): `folder` holds its config.json and tokenizer
   // files, `label` names it in results.
   ModelView(Checkpoint checkpoint, const std::string& folder, const std::string& label);
+
+  // A fingerprint (a sweep's reduced copy, fingerprint.hpp): tensors keep their original names, dtypes and
+  // shapes (so comparability is decided as for the model), and get() returns the kept values: full tensors,
+  // embedding rows of the kept tokens (vocabulary() then indexes those rows), or sketches that keep the hidden
+  // axis. The values stay resident (forget/clear_cache do nothing); a role without kept values throws.
+  explicit ModelView(const ModelPrint& print);
+  bool from_fingerprint() const { return resident_; }
 
   const std::string& path() const { return path_; }
   const Checkpoint& checkpoint() const { return ck_; }
@@ -85,7 +94,7 @@ class ModelView {
   void forget(const RoleKey& k) const;
   // True when decoding every tensor at once would not fit comfortably in memory (> 2 GB of stored data): the
   // tests then drop each tensor from the cache as soon as they are done with it.
-  bool large() const { return ck_.total_tensor_bytes() > (uint64_t(2) << 30); }
+  bool large() const { return !resident_ && ck_.total_tensor_bytes() > (uint64_t(2) << 30); }
 
  private:
   std::string path_;
@@ -100,7 +109,10 @@ class ModelView {
   mutable std::mutex mu_;
   mutable std::map<RoleKey, std::shared_ptr<const Matrix>> cache_;
   mutable std::map<std::string, uint64_t> nonfinite_;
+  bool resident_ = false;
   void index(const std::string& folder);
+  void index_roles();
+  void read_geometry(const std::string& config_text);
 };
 
 }  // namespace fromscratch::weights
