@@ -66,6 +66,10 @@ if [ "$step" = fingerprint ]; then
       exit 0
     fi
     rest+=(--force)
+  elif [ -e "$fp.journal" ]; then
+    # An unfinished sweep (a task killed at its time limit, a node lost): continue it from its journal.
+    echo "run-job.sh: $fp.journal exists: resuming the unfinished sweep" >&2
+    rest+=(--resume)
   fi
   mkdir -p "$(dirname "$fp")"
 fi

@@ -73,7 +73,7 @@ fp=$(awk '$1 == "fingerprint" {print $2}' "$work/ids.txt")
 cmp=$(awk '$1 == "compare" {print $2}' "$work/ids.txt")
 [ -n "$fp" ] && [ -n "$cmp" ]
 scontrol -o show job "$cmp" | grep -q "Dependency=afterok:${fp}"
-wait_jobs 900 "$fp" "$cmp"
+wait_jobs 1200 "$fp" "$cmp"
 echo "sweep finished in $((SECONDS - t0)) s"
 states=$(state_of "$fp" | sort | uniq -c | tr -s ' ')
 echo "fingerprint array job $fp: $states"
@@ -114,7 +114,7 @@ EOF
 "$SRC/slurm/submit.sh" "$work/bad.json" > "$work/bad-ids.txt"
 bfp=$(awk '$1 == "fingerprint" {print $2}' "$work/bad-ids.txt")
 bcmp=$(awk '$1 == "compare" {print $2}' "$work/bad-ids.txt")
-wait_jobs 900 "$bfp" "$bcmp"
+wait_jobs 300 "$bfp" "$bcmp"
 echo "bad sweep: array $(state_of "$bfp" | sort | uniq -c | tr -s ' '); compare $(state_of "$bcmp")"
 state_of "$bfp" | grep -q FAILED
 [ "$(state_of "$bcmp")" = CANCELLED ]
