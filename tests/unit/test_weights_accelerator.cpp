@@ -1,7 +1,8 @@
 // The accelerator interface's CPU twin (include/fromscratch/weights/accelerator.hpp): decoding equals the core
 // decoders on every bit pattern; moments on the fixed chunk grid equal Moments::of and compute_stats_from_bytes
 // to rounding (mean, M2 within 1e-12 relative; M3, M4 within 1e-9 of n sd^3, n sd^4); sketch projections equal
-// an independent double-precision product; the run-time choice falls back to the CPU with a message.
+// an independent double-precision product and, bit for bit, the sketches of a fingerprint (fingerprint.hpp);
+// the run-time choice falls back to the CPU with a message.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -13,7 +14,10 @@
 
 #include "fromscratch/core/errors.hpp"
 #include "fromscratch/weights/accelerator.hpp"
+#include "fromscratch/weights/fingerprint.hpp"
+#include "fromscratch/weights/model_view.hpp"
 #include "fromscratch/weights/tensor_stats.hpp"
+#include "test_support.hpp"
 
 namespace fw = fromscratch::weights;
 using fromscratch::DType;
@@ -227,4 +231,44 @@ TEST(AcceleratorChoice, FallsBackToTheCpuWithAReason) {
   EXPECT_EQ(fw::select_accelerator("auto").accelerator->name(), "cpu");
   unsetenv("FROMSCRATCH_ACCELERATOR");
   EXPECT_THROW(fw::select_accelerator("tpu"), fromscratch::UsageError);
+}
+
+// The CPU twin's projections are the fingerprint's sketches, bit for bit: same S (sketch_matrix), same
+// operations in the same order (double accumulation over the non-hidden axis in index order).
+TEST(AcceleratorCpu, SketchesEqualTheFingerprintsBitForBit) {
+  fromscratch::test::TempDir dir;
+  const size_t d = 64, inter = 300;
+  const auto gate = make_values(DType::BF16, inter * d, 0.0, 0.05, 41);  // [300, 64]: hidden = columns
+  const auto down = make_values(DType::BF16, d * inter, 0.0, 0.05, 42);  // [64, 300]: hidden = rows
+  const std::string g(gate.begin(), gate.end()), w(down.begin(), down.end());
+  std::string header = "{\"model.layers.0.mlp.down_proj.weight\":{\"dtype\":\"BF16\",\"shape\":[64,300],\"data_offsets\":[0," +
+                       std::to_string(w.size()) + "]},\"model.layers.0.mlp.gate_proj.weight\":{\"dtype\":\"BF16\",\"shape\":[300,64],"
+                       "\"data_offsets\":[" + std::to_string(w.size()) + "," + std::to_string(w.size() + g.size()) + "]}}";
+  while (header.size() % 8) header += ' ';
+  std::string file(8, '\0');
+  const uint64_t len = header.size();
+  std::memcpy(file.data(), &len, 8);
+  fromscratch::test::write_file(dir / "model.safetensors", file + header + w + g);
+  fromscratch::test::write_file(dir / "config.json", R"({"model_type": "llama", "num_hidden_layers": 1, "hidden_size": 64,
+      "num_attention_heads": 4, "num_key_value_heads": 4})");
+  fw::ModelView view((dir / "model.safetensors").string());
+  fw::FingerprintOptions o;
+  o.full_max_elements = 1000;
+  o.sketch_dim = 8;
+  const fw::ModelPrint p = fw::fingerprint_model(view, "tiny", o, 1);
+  auto acc = fw::make_cpu_accelerator();
+  const fw::Matrix s = fw::sketch_matrix(o.seed, o.sketch_dim, inter);
+  int checked = 0;
+  for (const auto& t : p.tensors) {
+    ASSERT_EQ(t.kept, fw::KeptForm::sketch) << t.name;
+    const fw::Matrix mine = t.name.find("gate") != std::string::npos
+                                ? acc->sketch_rows(s, DType::BF16, gate.data(), inter, d)   // S W: k x 64
+                                : acc->sketch_cols(DType::BF16, down.data(), d, inter, s);  // W S^T: 64 x k
+    ASSERT_EQ(mine.rows, t.values.rows) << t.name;
+    ASSERT_EQ(mine.cols, t.values.cols) << t.name;
+    for (size_t i = 0; i < mine.v.size(); ++i)
+      ASSERT_EQ(std::bit_cast<uint32_t>(mine.v[i]), std::bit_cast<uint32_t>(t.values.v[i])) << t.name << " at " << i;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2);
 }
