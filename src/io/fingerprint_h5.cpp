@@ -124,6 +124,7 @@ class Writer {
     int nd = H5Sget_simple_extent_ndims(fspace);
     hsize_t dims[2] = {0, 0};
     H5Sget_simple_extent_dims(fspace, dims, nullptr);
+    if (H5Sget_simple_extent_npoints(fspace) == 0) return;  // same on every rank: nothing to write
     hsize_t total = 0;
     H5Sselect_none(fspace);
     for (const auto& [first, count] : ranges) {
@@ -333,13 +334,16 @@ void write_fingerprint(const std::string& path, const ModelPrint& header, const 
   w.attr("/options", "sketch", std::string("S: k x n, entries N(0, 1/k), counter-based from (seed, n); see weights/fingerprint.hpp"));
   std::vector<uint8_t> config(header.config_json.begin(), header.config_json.end());
   w.table("/config_json", H5T_STD_U8LE, H5T_NATIVE_UINT8, config);
-  if (header.vocab_ids.size() != header.vocab_bytes.size())
+  // No tokenizer: ids only (rows are matched by id), vocab@has_bytes = 0.
+  const bool has_bytes = !header.vocab_bytes.empty() || header.vocab_ids.empty();
+  if (has_bytes && header.vocab_ids.size() != header.vocab_bytes.size())
     throw Error(str(path, ": vocab ids (", header.vocab_ids.size(), ") and bytes (", header.vocab_bytes.size(), ") differ in count"));
   w.group("/vocab");
+  w.attr_i64("/vocab", "has_bytes", has_bytes ? 1 : 0);
   w.table("/vocab/ids", H5T_STD_U32LE, H5T_NATIVE_UINT32, header.vocab_ids);
-  std::vector<uint64_t> vlen;
+  std::vector<uint64_t> vlen(header.vocab_ids.size(), 0);
   std::string vbytes;
-  for (const auto& b : header.vocab_bytes) vlen.push_back(b.size()), vbytes += b;
+  for (size_t k = 0; k < header.vocab_bytes.size(); ++k) vlen[k] = header.vocab_bytes[k].size(), vbytes += header.vocab_bytes[k];
   w.table("/vocab/byte_offset", H5T_STD_U64LE, H5T_NATIVE_UINT64, offsets_of(vlen));
   w.table("/vocab/bytes", H5T_STD_U8LE, H5T_NATIVE_UINT8, std::vector<uint8_t>(vbytes.begin(), vbytes.end()));
 
@@ -706,8 +710,14 @@ FingerprintFile read_fingerprint_file(const std::string& path) {
   auto voff = r.data<uint64_t>("/vocab/byte_offset", H5T_INTEGER, H5T_NATIVE_UINT64, static_cast<int64_t>(m.vocab_ids.size() + 1));
   auto vbytes = r.data<uint8_t>("/vocab/bytes", H5T_INTEGER, H5T_NATIVE_UINT8, -1, 1, 1u << 30);
   check_offsets(r, "/vocab/byte_offset", voff, vbytes.size());
-  for (size_t i = 0; i < m.vocab_ids.size(); ++i)
-    m.vocab_bytes.emplace_back(reinterpret_cast<const char*>(vbytes.data()) + voff[i], voff[i + 1] - voff[i]);
+  json has_bytes = r.attr("/vocab", "has_bytes");
+  if (!has_bytes.is_number_integer() || (has_bytes.get<int64_t>() != 0 && has_bytes.get<int64_t>() != 1))
+    r.problem("/vocab", "has_bytes", has_bytes.dump(), "expected 0 or 1");
+  if (has_bytes.get<int64_t>() == 1)
+    for (size_t i = 0; i < m.vocab_ids.size(); ++i)
+      m.vocab_bytes.emplace_back(reinterpret_cast<const char*>(vbytes.data()) + voff[i], voff[i + 1] - voff[i]);
+  else if (!vbytes.empty())
+    r.problem("/vocab/bytes", "size", std::to_string(vbytes.size()), "has_bytes = 0 but bytes are stored");
 
   const int64_t n = static_cast<int64_t>(N);
   auto names = r.strings("/tensors/name", n);
