@@ -428,7 +428,16 @@ int run_fingerprint(Context& ctx, const Args& args) {
   wo.compression_level = level;
   wo.extra_provenance = {{"threads", threads}, {"input_bytes", total_bytes}, {"host", comm.host()}};
   auto w0 = std::chrono::steady_clock::now();
-  run_collectively(ctx, [&] { io::write_fingerprint(out_path, header, local, N, grams, comm, wo); });
+  run_collectively(ctx, [&] {
+    try {
+      io::write_fingerprint(out_path, header, local, N, grams, comm, wo);
+    } catch (...) {
+      // A full disk while writing: the journal keeps every tensor, so drop the partial file; --resume rewrites it.
+      std::error_code ec;
+      if (ctx.is_root()) fs::remove(out_path + ".tmp", ec);
+      throw;
+    }
+  });
   double write_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
   if (ctx.is_root()) journal.remove();
   comm.barrier();

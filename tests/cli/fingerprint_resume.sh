@@ -2,12 +2,12 @@
 # labels: cli mpi
 # Faults of a fingerprint sweep, for real: kill -9 of one rank, then of every rank, mid-run (each tensor made
 # slow by FROMSCRATCH_TEST_SLEEP_MS_PER_TENSOR): no file at --out, the journal keeps the finished tensors,
-# --resume ends with datasets bit-identical to an uninterrupted run; a shard that vanishes mid-run fails every
-# rank with exit 1 and a message from rank 0; a full disk (file-size limit) fails cleanly.
+# --resume ends with datasets bit-identical to an uninterrupted run; a shard missing on one rank, or cut short
+# mid-run, fails every rank with exit 1 and a message from rank 0; a full disk (file-size limit) fails cleanly.
 set -euo pipefail
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2> /dev/null || true; done; rm -rf "$work"; }
+cleanup() { for p in $(jobs -p); do kill -9 "$p" 2> /dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 PY=/usr/bin/python3
 CHECK="$FROMSCRATCH_SOURCE_DIR/tests/support/check_fingerprint.py"
@@ -18,25 +18,25 @@ CHECK="$FROMSCRATCH_SOURCE_DIR/tests/support/check_fingerprint.py"
 records() {  # finished tensors in the journal (bytes of the rank files as a cheap proxy: > 0 once one is in)
   cat "$1"/rank-*.bin 2> /dev/null | wc -c
 }
-wait_for_records() {
+wait_for_records() {  # $1 journal, [$2 a stderr file that must show a progress line first]
   for _ in $(seq 1 600); do
-    [ "$(records "$1")" -gt 20000 ] && return 0
+    if [ "$(records "$1")" -gt 20000 ] && { [ -z "${2:-}" ] || grep -q "^# fingerprint: " "$2"; }; then return 0; fi
     sleep 0.1
   done
-  echo "no journal records appeared in $1"; return 1
+  echo "no journal records (or progress) appeared in $1"; return 1
 }
 
 # 1. kill -9 of one rank: mpiexec ends the job, nothing at --out, --resume completes it identically.
-FROMSCRATCH_TEST_SLEEP_MS_PER_TENSOR=150 "$MPIEXEC" -n 2 --oversubscribe "$FROMSCRATCH" fingerprint "$work/m" \
-  --out "$work/a.h5" --threads 1 --progress 1 > /dev/null 2> "$work/a.err" &
+FROMSCRATCH_TEST_SLEEP_MS_PER_TENSOR=200 "$MPIEXEC" -n 2 --oversubscribe "$FROMSCRATCH" fingerprint "$work/m" \
+  --out "$work/a.h5" --threads 1 --progress 0.5 > /dev/null 2> "$work/a.err" &
 mpi=$!; pids+=($mpi)
-wait_for_records "$work/a.h5.journal"
-rank=$(pgrep -P $mpi | head -1)
+wait_for_records "$work/a.h5.journal" "$work/a.err"
+rank=$(pgrep -P $mpi | tail -1)   # not rank 0: the one that prints
 kill -9 "$rank"
 set +e; wait $mpi; rc=$?; set -e
 [ $rc -ne 0 ] || { echo "killed run exited 0"; exit 1; }
 test ! -e "$work/a.h5"
-grep -q "# fingerprint: .* GB/s\|# fingerprint: .*B/s" "$work/a.err" || { echo "no progress line"; cat "$work/a.err"; exit 1; }
+grep -q "^# fingerprint: .* / .* (.*%), .*/s over 2 rank(s), ETA " "$work/a.err" || { echo "no progress line"; cat "$work/a.err"; exit 1; }
 set +e
 "$MPIEXEC" -n 2 --oversubscribe "$FROMSCRATCH" fingerprint "$work/m" --out "$work/a.h5" 2> "$work/e"; rc=$?
 set -e
@@ -61,19 +61,35 @@ $PY "$CHECK" "$work/ref.h5" --same "$work/b.h5"
 # --resume on a finished file does nothing.
 "$FROMSCRATCH" fingerprint "$work/m" --out "$work/b.h5" --resume 2>&1 | grep -q "already complete"
 
-# 3. A shard vanishes mid-run: every rank exits non-zero, rank 0 names the file; restored, --resume completes.
+# 3a. A shard missing on one node only: rank 1 sees a copy of the folder without its last shard (MPMD launch).
+#     Every rank exits 1; rank 0 prints rank 1's error naming the shard.
+mkdir "$work/m-node2"
+for f in "$work/m"/*; do ln "$f" "$work/m-node2/"; done
+shard=$(ls "$work/m"/*.safetensors | tail -1)
+rm "$work/m-node2/$(basename "$shard")"
+set +e
+"$MPIEXEC" -n 1 --oversubscribe "$FROMSCRATCH" fingerprint "$work/m" --out "$work/c.h5" : \
+  -n 1 "$FROMSCRATCH" fingerprint "$work/m-node2" --out "$work/c.h5" > /dev/null 2> "$work/c.err"; rc=$?
+set -e
+[ $rc -ne 0 ] || { echo "missing shard on one rank: exit 0"; exit 1; }
+grep -q "rank 1: .*$(basename "$shard")" "$work/c.err" || { echo "rank 0 does not report rank 1's missing shard"; cat "$work/c.err"; exit 1; }
+test ! -e "$work/c.h5"
+
+# 3b. The shards cut short mid-run (the remaining tensors' reads fail): exit 1 naming a shard; restored,
+#     --resume completes.
+cp -r "$work/m" "$work/m.bak"
 FROMSCRATCH_TEST_SLEEP_MS_PER_TENSOR=100 "$MPIEXEC" -n 2 --oversubscribe "$FROMSCRATCH" fingerprint "$work/m" \
-  --out "$work/c.h5" --threads 1 > /dev/null 2> "$work/c.err" &
+  --out "$work/c.h5" --threads 1 --force > /dev/null 2> "$work/c.err" &
 mpi=$!; pids+=($mpi)
 wait_for_records "$work/c.h5.journal"
-shard=$(ls "$work/m"/*.safetensors | tail -1)
-mv "$shard" "$work/hidden.safetensors"
+for f in "$work/m"/*.safetensors; do truncate -s 1000 "$f"; done
 set +e; wait $mpi; rc=$?; set -e
-mv "$work/hidden.safetensors" "$shard"
-[ $rc -eq 1 ] || { echo "vanished shard: rc $rc"; cat "$work/c.err"; exit 1; }
-grep -q "$(basename "$shard")" "$work/c.err" || { echo "error does not name the shard"; cat "$work/c.err"; exit 1; }
+cp "$work/m.bak"/*.safetensors "$work/m/"
+[ $rc -eq 1 ] || { echo "truncated shards: rc $rc"; cat "$work/c.err"; exit 1; }
+grep -q "model-0000[1-5]-of-00005.safetensors" "$work/c.err" || { echo "error does not name a shard"; cat "$work/c.err"; exit 1; }
 test ! -e "$work/c.h5"
-"$FROMSCRATCH" fingerprint "$work/m" --out "$work/c.h5" --resume --quiet
+"$FROMSCRATCH" fingerprint "$work/m" --out "$work/c.h5" --resume 2> "$work/c2.err" > /dev/null
+grep -q "# resuming: [1-9][0-9]* of 49 tensors" "$work/c2.err" || { cat "$work/c2.err"; exit 1; }
 $PY "$CHECK" "$work/ref.h5" --same "$work/c.h5"
 
 # 4. A full disk: a 64 KiB file-size limit (SIGXFSZ ignored, so write() fails with EFBIG).
