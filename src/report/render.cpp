@@ -388,7 +388,8 @@ std::vector<Figure> make_figures(const json& results, const Gnuplot& gp) {
         Figure f;
         f.title = "Layer correspondence (" + role + "): " + cand + " vs " + ref;
         f.caption = "Centred correlation of every layer pair's " + role + " vectors (" + wgroup + "/layer_maps/" + role +
-                    "/centred_r). A derived model shows a bright diagonal (or a shifted one after pruning); the test "
+                    "/centred_r). A model derived in the same basis shows a bright diagonal (a shifted one after pruning; "
+                    "a disguised copy's norm vectors are permuted with its basis, so its diagonal fades); the test "
                     "of the best assignment has log10 p = " + num(dbl(lm, "log10_p")) + " (" + wgroup + "/layer_maps/" +
                     role + "@log10_p; null: the same assignment after one permutation of the hidden dimension).";
         add(f, s.str(), {{"m.dat", d.str()}}, 520, 440);
@@ -418,7 +419,7 @@ std::vector<Figure> make_figures(const json& results, const Gnuplot& gp) {
         std::ostringstream s;
         s << "set xlabel 'z (standardised by each record''s null)'\nset ylabel 'records'\nset xrange [" << -lim << ":" << lim
           << "]\nset style fill solid 0.6 border lc rgb '#555555'\nset boxwidth " << bw
-          << "\nset key top left\nset grid ytics lc rgb '#dddddd'\n";
+          << "\nset key outside bottom center horizontal\nset grid ytics lc rgb '#dddddd'\n";
         int k = 0;
         std::sort(fam.begin(), fam.end(), [](auto& a, auto& b) { return std::fabs(a.second) > std::fabs(b.second); });
         for (const auto& [name, z] : fam) {
@@ -513,10 +514,9 @@ std::vector<Figure> make_figures(const json& results, const Gnuplot& gp) {
     for (size_t i = 0; i < n; ++i) s << (i ? ", " : "") << gp_quote(ov["names"][i].get<std::string>()) << " " << i;
     s << ")\nset ytics (";
     for (size_t i = 0; i < n; ++i) s << (i ? ", " : "") << gp_quote(ov["names"][i].get<std::string>()) << " " << i;
-    s << ")\nplot 'o.dat' matrix with image pixels notitle, '' matrix using 1:2:(sprintf('%.2f',$3)):($3 > 0.6 ? 0 : 1) "
-         "with labels tc variable font ',9' notitle\n";
-    // tc variable: line type 0 / 1 -> use palette-independent colours
-    std::string script = "set linetype 1 lc rgb '#000000'\nset linetype 0 lc rgb '#ffffff'\n" + s.str();
+    s << ")\nplot 'o.dat' matrix with image pixels notitle, '' matrix using 1:2:(sprintf('%.2f',$3)):($3 > 0.6 ? 0xffffff : 0x000000) "
+         "with labels tc rgb variable font ',9' notitle\n";
+    std::string script = s.str();
     Figure f;
     f.title = "Tokenizer overlap";
     f.caption = "Share of the smaller raw vocabulary found in the other, every pair of models with a tokenizer "
@@ -666,7 +666,7 @@ Doc build_doc(const json& R, const std::vector<Figure>& figs) {
           JsonPath rp{"pairs", i, "channels", "weights", "result", "records", size_t(s.index)};
           const auto& rec = w["result"]["records"][size_t(s.index)];
           row.push_back({s.test + " (" + s.scope + ")", ""});
-          row.push_back({s.effect_name + " = " + num(s.effect), h5_locator(extend(rp, {"effect"}))});
+          row.push_back({s.effect_name + " = " + num(s.effect, 4), h5_locator(extend(rp, {"effect"}))});
           row.push_back(numcell(rec, "z", extend(rp, {"z"}), 4));
           row.push_back(numcell(rec, "log10_p_adjusted", extend(rp, {"log10_p_adjusted"}), 4));
           row.push_back({rec.value("null", ""), ""});
@@ -752,7 +752,7 @@ Doc build_doc(const json& R, const std::vector<Figure>& figs) {
         rows.push_back({{r.value("test", ""), ""},
                         {r.value("scope", ""), ""},
                         {r.value("effect_name", ""), ""},
-                        numcell(r, "effect", extend(rp, {"effect"})),
+                        numcell(r, "effect", extend(rp, {"effect"}), 4),
                         numcell(r, "z", extend(rp, {"z"})),
                         numcell(r, "log10_p", extend(rp, {"log10_p"}), 4),
                         numcell(r, "log10_p_adjusted", extend(rp, {"log10_p_adjusted"}), 4),
@@ -909,7 +909,7 @@ std::string render_html(const json& results, const std::vector<Figure>& figures)
      << "</title>\n<style>\n"
         "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}\n"
         "table{border-collapse:collapse;margin:0.6em 0 1.2em;font-size:0.9em}th,td{border:1px solid #ccc;padding:3px 7px;vertical-align:top;text-align:left}\n"
-        "th{background:#f2f2f2}code,.h5{font-family:ui-monospace,monospace;font-size:0.78em;color:#666}\n"
+        "th{background:#f2f2f2}td{max-width:24em;overflow-wrap:anywhere}code,.h5{font-family:ui-monospace,monospace;font-size:0.78em;color:#666}\n"
         ".h5{display:block}.verdict{font-size:1.25em;padding:0.6em 1em;border-radius:6px;margin:1em 0}\n"
         ".derived{background:#fde0dd;border:2px solid #c51b8a}.independent{background:#e5f5e0;border:2px solid #31a354}\n"
         ".inconclusive{background:#f0f0f0;border:2px solid #888}figure{margin:1em 0 2em}figcaption{font-size:0.88em;color:#444;max-width:900px}\n"
