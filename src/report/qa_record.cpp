@@ -84,6 +84,7 @@ class FenceTracker {
     return false;
   }
   bool open() const { return open_; }
+  std::string closing_fence() const { return std::string(fence_len_, fence_char_); }
 
  private:
   bool open_ = false;
@@ -338,6 +339,7 @@ QaScan scan_qa_text(std::string_view text, const std::string& file) {
     return true;
   });
   if (!s.has_marker) s.crlf = first_line_crlf;
+  if (fences.open()) s.unclosed_fence = fences.closing_fence();
   return s;
 }
 
@@ -384,6 +386,8 @@ QaAppendResult append_qa_entry(std::string_view text, const QaEntry& entry, QaLa
     at = text.size();
     entries_above = scan.entries;
     if (text.back() != '\n') prefix += eol;  // finish the last line first
+    // A file that ends inside a fenced code block: close it, or the entry and the marker would be code.
+    if (!scan.unclosed_fence.empty()) prefix += scan.unclosed_fence + eol;
   }
   // A blank line before the entry (or the separator) unless one is there already.
   std::string_view prev;

@@ -4,8 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -397,4 +399,75 @@ TEST(QaRecordFile, ConcurrentAppendsAllLandNumberedInTurn) {
     }
   for (int n = 1; n <= kThreads * kEach; ++n)
     EXPECT_NE(text.find("### Q" + std::to_string(n) + ": "), std::string::npos) << n;
+}
+
+TEST(QaRecord, FileEndingInsideAnOpenFenceGetsTheFenceClosedFirst) {
+  const std::string old = "notes\n\n~~~~\nsome code, never closed";
+  QaScan s = scan_qa_text(old);
+  EXPECT_FALSE(s.has_marker);
+  EXPECT_EQ(s.unclosed_fence, "~~~~");
+  QaAppendResult r = append_qa_entry(old, entry("q", "a"), QaLang::kEn);
+  expect_only_insertion(old, r);
+  EXPECT_EQ(r.text.substr(old.size(), 12), "\n~~~~\n\n### Q");
+  QaScan after = scan_qa_text(r.text);
+  EXPECT_TRUE(after.has_marker);  // the new marker is outside any fence
+  EXPECT_TRUE(after.unclosed_fence.empty());
+  EXPECT_FALSE(append_qa_entry(r.text, entry("q2", "b"), QaLang::kEn).marker_added);
+}
+
+// Seeded random texts built from the pieces a record is made of (markers, headings, fences, separators, CRLF,
+// stray bytes): every append is one insertion, numbers go up by one, the marker in use stays the first one, and
+// a second append lands above the same marker. Seed from FROMSCRATCH_QA_SEED to reproduce a failure.
+TEST(QaRecord, RandomRecordsKeepTheInvariants) {
+  uint64_t seed = 20261130;
+  if (const char* v = std::getenv("FROMSCRATCH_QA_SEED")) seed = std::strtoull(v, nullptr, 10);
+  std::mt19937_64 rng(seed);
+  const std::vector<std::string> pieces = {
+      "<!-- TUTORIAL_MARKER -->", "<!-- TUTORIAL_MARKER x", " <!-- TUTORIAL_MARKER", "### Q1: a", "### Q17: b",
+      "### Q0042: c", "#### Q9: d", "### Q: e", "```", "```sh", "~~~", "````", "   ```", "---", "- - -", "",
+      "   ", "text", "**Answer**:", "\xEF\xBB\xBF", "\xff\xfe", std::string("\0", 1), "\r", "| a | b |"};
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string text;
+    const int lines = int(rng() % 14);
+    const bool crlf = rng() % 3 == 0;
+    for (int i = 0; i < lines; ++i) {
+      text += pieces[rng() % pieces.size()];
+      if (i + 1 < lines || rng() % 2) text += crlf ? "\r\n" : "\n";
+    }
+    SCOPED_TRACE(testing::Message() << "seed " << seed << " iteration " << iter << " text \"" << text << "\"");
+    const QaScan before = scan_qa_text(text);
+    const QaLang lang = rng() % 2 ? QaLang::kKo : QaLang::kEn;
+    std::string answer = rng() % 2 ? "plain answer" : "first\n\n```sh\nfromscratch qa scan x\n```\nlast";
+    QaAppendResult r = append_qa_entry(text, entry("question", answer), lang);
+    expect_only_insertion(text, r);
+    const QaScan after = scan_qa_text(r.text);
+    EXPECT_EQ(r.number, before.highest_number + 1);
+    EXPECT_EQ(after.highest_number, r.number);
+    EXPECT_EQ(after.entries, before.entries + 1);
+    ASSERT_TRUE(after.has_marker);
+    EXPECT_TRUE(after.unclosed_fence.empty() || before.has_marker);
+    if (before.has_marker) {
+      EXPECT_FALSE(r.marker_added);
+      EXPECT_EQ(r.inserted_at, before.marker_offset);
+      EXPECT_EQ(after.marker_offset, before.marker_offset + r.inserted_bytes);
+      EXPECT_EQ(after.marker_lines, before.marker_lines);
+    } else {
+      EXPECT_TRUE(r.marker_added);
+      EXPECT_EQ(after.marker_lines, before.marker_lines + 1);
+    }
+    // The entry's heading starts a line, and the line before it is blank (or the file starts there).
+    size_t h = r.text.find("### Q" + std::to_string(r.number) + ": question");
+    ASSERT_NE(h, std::string::npos);
+    ASSERT_TRUE(h == 0 || r.text[h - 1] == '\n');
+    if (h > 0) {
+      size_t b = r.text.rfind('\n', h - 2 < h ? h - 2 : 0);
+      b = (h < 2 || b == std::string::npos) ? 0 : b + 1;
+      std::string prev = r.text.substr(b, h - 1 - b);
+      EXPECT_EQ(prev.find_first_not_of(" \t\r"), std::string::npos) << "line before the heading: " << prev;
+    }
+    QaAppendResult r2 = append_qa_entry(r.text, entry("again", "b"), lang);
+    EXPECT_EQ(r2.number, r.number + 1);
+    EXPECT_FALSE(r2.marker_added);
+    EXPECT_EQ(r2.inserted_at, after.marker_offset);
+  }
 }

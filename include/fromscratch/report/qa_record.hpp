@@ -24,7 +24,8 @@
 //     show the format. With several marker lines the FIRST one is used and the others are left as they are.
 //   * No marker (a Markdown file that lost it, or notes the user wants to start a record in): the entry is
 //     appended at the end, followed by a new marker line, so the next append lands above it. Nothing is
-//     refused and nothing existing moves.
+//     refused and nothing existing moves. If the file ends inside an unclosed fenced code block, a closing
+//     fence line is inserted first (otherwise the entry and the marker would be code).
 //   * A missing or empty file is created with a title line, the entry and the marker.
 //   * Numbering counts `### Q<digits>:` headings on any line (fenced blocks included: a number is never
 //     reused). A number above kMaxQaNumber is a FormatError naming the line.
@@ -77,6 +78,7 @@ struct QaScan {
   uint64_t highest_number = 0; // highest `### Q<digits>:` (0 when none)
   size_t entries = 0;          // how many such headings
   bool crlf = false;           // the inserted text's line ending (see above)
+  std::string unclosed_fence;  // the fence that would close a fenced block still open at the end ("" if none)
 };
 
 // Throws FormatError (naming `file` and the line) on a Q number above kQaMaxNumber.
