@@ -37,6 +37,24 @@ struct ModelSpec {
   std::string arch;  // catalog name, or empty
 };
 
+// "${VAR}" in a job's paths (site folders: ${FROMSCRATCH_MODELS}); an unset variable leaves the path unusable,
+// and the model then falls back to its catalog architecture.
+std::string expand_env(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    size_t close = s.compare(i, 2, "${") == 0 ? s.find('}', i + 2) : std::string::npos;
+    if (close == std::string::npos) {
+      out += s[i];
+      continue;
+    }
+    const char* v = std::getenv(s.substr(i + 2, close - i - 2).c_str());
+    if (!v) return std::string();
+    out += v;
+    i = close;
+  }
+  return out;
+}
+
 ModelSpec spec_from_json(const json& e, const std::string& where) {
   ModelSpec m;
   if (e.is_string()) {
@@ -45,11 +63,11 @@ ModelSpec spec_from_json(const json& e, const std::string& where) {
   }
   if (!e.is_object()) throw UsageError(str(where, ": a model must be a string or an object, got ", e.dump()));
   for (const char* k : {"path", "local_path", "site_path"})
-    if (e.contains(k) && e[k].is_string()) m.path = e[k].get<std::string>();
+    if (m.path.empty() && e.contains(k) && e[k].is_string()) m.path = expand_env(e[k].get<std::string>());
   for (const char* k : {"arch", "repo", "hf_repo", "repository", "name"})
     if (m.arch.empty() && e.contains(k) && e[k].is_string()) m.arch = e[k].get<std::string>();
   m.label = e.contains("name") && e["name"].is_string() ? e["name"].get<std::string>() : (m.arch.empty() ? m.path : m.arch);
-  if (m.path.empty() && m.arch.empty()) throw UsageError(str(where, ": model ", e.dump(), " names no path, repo or arch"));
+  if (m.path.empty() && m.arch.empty() && !e.contains("path")) throw UsageError(str(where, ": model ", e.dump(), " names no path, repo or arch"));
   return m;
 }
 
