@@ -30,48 +30,104 @@ std::string fixed(double v, int digits) {
 
 bool is_short(const Answer& a, int max_tokens) { return a.ok && !a.stopped && a.tokens >= 0 && a.tokens < max_tokens; }
 
-// Agreement of models x and y on prompt i, -1 when undefined (a failure, or both empty).
-double agree(const std::vector<std::vector<Answer>>& ans, size_t x, size_t y, size_t i) {
+// Agreement of models x and y on prompt i by measure m, -1 when undefined (a failure, both empty, no logprobs).
+double agree(const std::vector<std::vector<Answer>>& ans, size_t x, size_t y, size_t i, Measure m) {
   const Answer &a = ans[x][i], &b = ans[y][i];
   if (!a.ok || !b.ok) return -1;
+  if (m == Measure::kTopOverlap) return top_overlap(a.first_top, b.first_top);
   return prefix_agreement(a.text, b.text);
 }
 
-struct RefResult {
-  ReferenceTest t;
-  double sd_per_prompt = 0;
+struct MeasureTests {
+  Measure measure = Measure::kPrefix;
+  bool available = false;        // enough prompts with the measure defined for every model
+  PairSpread own, spread;        // from the references' pairs; pooled with the prior
+  std::vector<ReferenceTest> refs;
+  double log10_p = 0;            // largest Holm-adjusted log10 p: every reference must be rejected
 };
 
-// The tests of pair (a, b) against each reference over the prompts `idx`; Holm applied.
-std::vector<RefResult> pair_tests(const std::vector<std::vector<Answer>>& ans, size_t a, size_t b,
-                                  const std::vector<size_t>& refs, const std::vector<size_t>& idx) {
-  std::vector<RefResult> out;
+// The tests of pair (a, b) against each reference over the prompts `idx` by one measure; Holm applied. The
+// null spread comes from every pair of {a, b, refs} except (a, b) itself, pooled with `prior`.
+MeasureTests pair_tests(const std::vector<std::vector<Answer>>& ans, size_t a, size_t b,
+                        const std::vector<size_t>& refs, const std::vector<size_t>& idx, Measure m,
+                        const PairSpread& prior, size_t min_prompts) {
+  MeasureTests mt;
+  mt.measure = m;
+  std::vector<size_t> models = {a, b};
+  models.insert(models.end(), refs.begin(), refs.end());
+  std::vector<std::vector<double>> rows;
+  for (size_t x = 0; x < models.size(); ++x)
+    for (size_t y = x + 1; y < models.size(); ++y) {
+      if (x == 0 && y == 1) continue;
+      std::vector<double> r;
+      for (size_t i : idx) r.push_back(agree(ans, models[x], models[y], i, m));
+      rows.push_back(std::move(r));
+    }
+  mt.own = pair_spread(rows);
+  mt.spread = pool_spread(mt.own, prior);
   std::vector<double> lp;
   for (size_t r : refs) {
     std::vector<double> ab, ar, br;
     for (size_t i : idx) {
-      ab.push_back(agree(ans, a, b, i));
-      ar.push_back(agree(ans, a, r, i));
-      br.push_back(agree(ans, b, r, i));
+      ab.push_back(agree(ans, a, b, i, m));
+      ar.push_back(agree(ans, a, r, i, m));
+      br.push_back(agree(ans, b, r, i, m));
     }
-    RefResult rr;
-    rr.t = reference_test(ab, ar, br);
-    rr.sd_per_prompt = rr.t.null_sd * std::sqrt(static_cast<double>(rr.t.prompts));
-    lp.push_back(rr.t.log10_p);
-    out.push_back(rr);
+    mt.refs.push_back(reference_test(ab, ar, br, mt.spread));
+    lp.push_back(mt.refs.back().log10_p);
   }
+  mt.available = !mt.refs.empty();
+  for (const auto& t : mt.refs) mt.available = mt.available && t.prompts >= min_prompts;
   const auto adj = holm_adjust(lp);
-  for (size_t k = 0; k < out.size(); ++k) out[k].t.log10_p_holm = adj[k];
+  mt.log10_p = adj.empty() ? 0.0 : -1e300;
+  for (size_t k = 0; k < mt.refs.size(); ++k) {
+    mt.refs[k].log10_p_holm = adj[k];
+    mt.log10_p = std::max(mt.log10_p, adj[k]);
+  }
+  return mt;
+}
+
+// Bonferroni over the measures that are available; +0 when none is.
+double combined_log10_p(const std::vector<MeasureTests>& ms) {
+  double best = 0;
+  int avail = 0;
+  for (const auto& m : ms)
+    if (m.available) {
+      ++avail;
+      best = std::min(best, m.log10_p);
+    }
+  return avail ? std::min(0.0, best + std::log10(static_cast<double>(avail))) : 0.0;
+}
+
+std::vector<MeasureTests> all_tests(const std::vector<std::vector<Answer>>& ans, size_t a, size_t b,
+                                    const std::vector<size_t>& refs, const std::vector<size_t>& idx,
+                                    const CompareOptions& o) {
+  std::vector<MeasureTests> out;
+  for (int k = 0; k < kMeasures; ++k)
+    out.push_back(pair_tests(ans, a, b, refs, idx, static_cast<Measure>(k), o.prior[k], o.min_prompts));
   return out;
 }
 
-bool all_rejected(const std::vector<RefResult>& rs, double alpha) {
-  if (rs.empty()) return false;
-  return std::all_of(rs.begin(), rs.end(),
-                     [&](const RefResult& r) { return r.t.prompts > 0 && r.t.log10_p_holm < std::log10(alpha); });
+json spread_json(const PairSpread& s) {
+  return {{"tau2", s.tau2}, {"tau", round_to(std::sqrt(s.tau2), 5)}, {"df", s.df}, {"pairs", s.pairs}};
 }
 
 }  // namespace
+
+const char* measure_name(Measure m) { return m == Measure::kTopOverlap ? "top_overlap" : "prefix"; }
+
+double top_overlap(const std::vector<std::pair<std::string, double>>& a,
+                   const std::vector<std::pair<std::string, double>>& b) {
+  if (a.empty() || b.empty()) return -1;
+  double s = 0;
+  for (const auto& [tok, lp] : a)
+    for (const auto& [tok2, lp2] : b)
+      if (tok == tok2 && std::isfinite(lp) && std::isfinite(lp2)) {
+        s += std::exp(std::min({lp, lp2, 0.0}));
+        break;
+      }
+  return std::clamp(s, 0.0, 1.0);
+}
 
 json compare_models(const CompareInput& in, const CompareOptions& o) {
   const size_t m = in.names.size(), n = in.prompts.size();
@@ -122,51 +178,93 @@ json compare_models(const CompareInput& in, const CompareOptions& o) {
   if (idx.size() < o.min_prompts)
     reasons.push_back(str("only ", idx.size(), " prompts were answered by every model (at least ", o.min_prompts,
                           " needed)"));
-  // Mean agreement of every pair, for the record.
-  json matrix = json::object();
-  for (size_t x = 0; x < m; ++x)
-    for (size_t y = x + 1; y < m; ++y) {
-      double s = 0;
-      size_t c = 0;
-      for (size_t i : idx) {
-        const double v = agree(in.answers, x, y, i);
-        if (v >= 0) {
-          s += v;
-          ++c;
+  // Mean agreement of every pair, for the record (per measure).
+  json matrices = json::object();
+  for (int mk = 0; mk < kMeasures; ++mk) {
+    json matrix = json::object();
+    for (size_t x = 0; x < m; ++x)
+      for (size_t y = x + 1; y < m; ++y) {
+        double s = 0;
+        size_t c = 0;
+        for (size_t i : idx) {
+          const double v = agree(in.answers, x, y, i, static_cast<Measure>(mk));
+          if (v >= 0) {
+            s += v;
+            ++c;
+          }
         }
+        if (c) matrix[in.names[x] + " ~ " + in.names[y]] = round_to(s / static_cast<double>(c), 4);
       }
-      matrix[in.names[x] + " ~ " + in.names[y]] = c ? round_to(s / static_cast<double>(c), 4) : 0.0;
-    }
-  doc["mean_agreement"] = matrix;
+    matrices[measure_name(static_cast<Measure>(mk))] = matrix;
+  }
+  doc["mean_agreement"] = matrices["prefix"];
+  doc["mean_top_overlap"] = matrices["top_overlap"];
   std::vector<size_t> refs;
   for (size_t k = 2; k < m; ++k) refs.push_back(k);
-  double decisive = -1e300, power = m >= 4 ? 1.0 : 0.0, agreement_ab = 0;
+  double decisive = 0, power = 0, agreement_ab = 0;
   size_t needed = 0;
+  bool any_needed = false;
   bool derived = false;
+  doc["measures"] = json::array();
   if (m >= 3 && !idx.empty()) {
-    const auto rs = pair_tests(in.answers, 0, 1, refs, idx);
-    const double a_level = o.alpha / static_cast<double>(refs.size());
-    for (size_t k = 0; k < rs.size(); ++k) {
-      const auto& t = rs[k].t;
-      agreement_ab = t.mean_ab;
-      decisive = std::max(decisive, t.log10_p_holm);
-      const double pw = power_one_sided(o.min_effect, rs[k].sd_per_prompt, t.prompts, a_level);
-      power = std::min(power, pw);
-      needed = std::max(needed, prompts_for_power(o.min_effect, rs[k].sd_per_prompt, a_level, o.target_power));
-      doc["references"].push_back({{"name", in.names[refs[k]]},
-                                   {"prompts", t.prompts},
-                                   {"agreement_a_b", round_to(t.mean_ab, 4)},
-                                   {"agreement_a_ref", round_to(t.mean_ar, 4)},
-                                   {"agreement_b_ref", round_to(t.mean_br, 4)},
-                                   {"statistic", round_to(t.statistic, 5)},
-                                   {"null_sd", round_to(t.null_sd, 5)},
-                                   {"z", round_to(t.z, 3)},
-                                   {"log10_p", round_to(t.log10_p, 3)},
-                                   {"log10_p_holm", round_to(t.log10_p_holm, 3)},
-                                   {"rejected", t.log10_p_holm < std::log10(o.alpha)},
-                                   {"power", round_to(pw, 4)}});
+    const auto ms = all_tests(in.answers, 0, 1, refs, idx, o);
+    int avail = 0;
+    for (const auto& mt : ms) avail += mt.available ? 1 : 0;
+    // per-reference level for the power: Bonferroni over measures, Holm's first step over references
+    const double a_level = o.alpha / static_cast<double>(refs.size()) / std::max(1, avail);
+    for (const auto& mt : ms) {
+      json mj = {{"measure", measure_name(mt.measure)}, {"available", mt.available},
+                 {"spread_references", spread_json(mt.own)}, {"spread", spread_json(mt.spread)},
+                 {"log10_p", round_to(mt.log10_p, 3)}};
+      json rj = json::array();
+      double mpower = 1.0, mde = 0;
+      size_t mneeded = 0;
+      bool unreachable = false;
+      for (size_t k = 0; k < mt.refs.size(); ++k) {
+        const auto& t = mt.refs[k];
+        const double pw = power_random_effects(o.min_effect, t.sd_per_prompt, t.prompts, t.pair_var,
+                                               mt.spread.df, a_level);
+        mpower = std::min(mpower, pw);
+        mde = std::max(mde, min_detectable_excess(t.sd_per_prompt, t.prompts, t.pair_var, mt.spread.df, a_level,
+                                                  o.target_power));
+        const size_t nd = prompts_for_power_re(o.min_effect, t.sd_per_prompt, t.pair_var, mt.spread.df, a_level,
+                                               o.target_power);
+        if (nd == 0) unreachable = true;
+        mneeded = std::max(mneeded, nd);
+        rj.push_back({{"name", in.names[refs[k]]},
+                      {"prompts", t.prompts},
+                      {"agreement_a_b", round_to(t.mean_ab, 4)},
+                      {"agreement_a_ref", round_to(t.mean_ar, 4)},
+                      {"agreement_b_ref", round_to(t.mean_br, 4)},
+                      {"statistic", round_to(t.statistic, 5)},
+                      {"sd_per_prompt", round_to(t.sd_per_prompt, 5)},
+                      {"pair_sd", round_to(std::sqrt(t.pair_var), 5)},
+                      {"null_sd", round_to(t.null_sd, 5)},
+                      {"df", round_to(std::isfinite(t.df) ? t.df : 1e9, 2)},
+                      {"t", round_to(t.z, 3)},
+                      {"log10_p", round_to(t.log10_p, 3)},
+                      {"log10_p_holm", round_to(t.log10_p_holm, 3)},
+                      {"rejected", mt.available && t.log10_p_holm < std::log10(o.alpha / std::max(1, avail))},
+                      {"power", round_to(pw, 4)}});
+      }
+      mj["references"] = rj;
+      mj["power"] = round_to(mpower, 4);
+      mj["min_detectable_excess"] = round_to(mde, 4);
+      if (unreachable) mj["prompts_for_power"] = nullptr;
+      else mj["prompts_for_power"] = mneeded;
+      doc["measures"].push_back(mj);
+      if (mt.measure == Measure::kPrefix) {
+        doc["references"] = rj;
+        agreement_ab = mt.refs.empty() ? 0.0 : mt.refs[0].mean_ab;
+      }
+      if (mt.available && mpower >= power) {
+        power = mpower;
+        needed = unreachable ? 0 : mneeded;
+        any_needed = !unreachable;
+      }
     }
-    derived = all_rejected(rs, o.alpha);
+    decisive = combined_log10_p(ms);
+    derived = avail > 0 && decisive < std::log10(o.alpha);
   }
   doc["agreement_a_b"] = round_to(agreement_ab, 4);
   doc["statistic"] = doc["references"].empty() ? json(0.0)
@@ -174,28 +272,36 @@ json compare_models(const CompareInput& in, const CompareOptions& o) {
                                                                         [](const json& x, const json& y) {
                                                                           return x["statistic"] < y["statistic"];
                                                                         }).value()["statistic"]);
-  doc["log10_p"] = decisive < -1e299 ? 0.0 : round_to(decisive, 3);
+  doc["log10_p"] = round_to(decisive, 3);
   doc["alpha"] = o.alpha;
   doc["min_effect"] = o.min_effect;
   doc["power"] = round_to(power, 4);
-  doc["prompts_for_power"] = needed;
-  doc["null"] = "per prompt, the candidate pair's agreement against the three pairs of {A, B, reference} "
-                "(exchangeable if all three are unrelated); one-sided normal test; Holm across references";
+  if (any_needed) doc["prompts_for_power"] = needed;
+  else doc["prompts_for_power"] = nullptr;
+  doc["null"] = "per measure and reference R: D = mean over prompts of agreement(A,B) - (agreement(A,R) + "
+                "agreement(B,R))/2, null variance = prompt part + 1.5 x the between-pair variance of unrelated "
+                "pairs (from the references' pairs, pooled with --calibration); Student t with Satterthwaite df; "
+                "Holm across references (all must reject); Bonferroni across measures";
   std::string verdict;
   if (!reasons.empty()) {
     verdict = "inconclusive";
   } else if (derived) {
     verdict = "derived";
     reasons.push_back(str("A and B agree more than either agrees with every one of the ", refs.size(),
-                          " references (largest Holm-adjusted log10 p = ", fixed(decisive, 2), ")"));
+                          " references, beyond the spread between unrelated pairs (log10 p = ", fixed(decisive, 2),
+                          " after Holm and Bonferroni over measures)"));
   } else if (power >= o.target_power) {
     verdict = "independent";
     reasons.push_back(str("no excess agreement over the references; power ", fixed(power, 2), " to detect ",
                           o.min_effect, " with ", idx.size(), " prompts"));
   } else {
     verdict = "inconclusive";
-    reasons.push_back(str("no significant excess agreement, but power is only ", fixed(power, 2), " with ",
-                          idx.size(), " prompts (about ", needed, " needed for ", o.target_power, ")"));
+    reasons.push_back(str("no significant excess agreement, but power is only ", fixed(power, 2), " to detect ",
+                          o.min_effect, " with ", idx.size(), " prompts (",
+                          any_needed ? str("about ", needed, " needed for ", o.target_power)
+                                     : std::string("no number of prompts reaches it: the spread between unrelated "
+                                                   "pairs is as large as that; add references or --calibration"),
+                          ")"));
   }
   doc["verdict"] = verdict;
   doc["reasons"] = reasons;
@@ -207,17 +313,26 @@ std::string compare_text(const json& d) {
   s << "output agreement: " << d["a"].get<std::string>() << "  vs  " << d["b"].get<std::string>() << "\n";
   s << "prompts " << d["prompts"] << " (usable " << d["usable_prompts"] << "), agreement A~B "
     << fixed(d["agreement_a_b"].get<double>(), 3) << "\n";
-  for (const auto& r : d["references"]) {
-    s << "  reference " << r["name"].get<std::string>() << ": A~R " << fixed(r["agreement_a_ref"].get<double>(), 3)
-      << "  B~R " << fixed(r["agreement_b_ref"].get<double>(), 3) << "  excess " << fixed(r["statistic"].get<double>(), 4)
-      << " (null sd " << fixed(r["null_sd"].get<double>(), 4) << ")  log10 p " << fixed(r["log10_p"].get<double>(), 2)
-      << "  Holm " << fixed(r["log10_p_holm"].get<double>(), 2) << (r["rejected"].get<bool>() ? "  rejected" : "")
-      << "\n";
+  for (const auto& m : d["measures"]) {
+    s << "measure " << m["measure"].get<std::string>();
+    if (!m["available"].get<bool>()) {
+      s << ": not available (too few prompts with it defined for every model)\n";
+      continue;
+    }
+    s << ": spread between unrelated pairs tau " << fixed(m["spread"]["tau"].get<double>(), 4) << " (" << m["spread"]["pairs"]
+      << " pairs), log10 p " << fixed(m["log10_p"].get<double>(), 2) << "\n";
+    for (const auto& r : m["references"]) {
+      s << "  reference " << r["name"].get<std::string>() << ": A~B " << fixed(r["agreement_a_b"].get<double>(), 3)
+        << "  A~R " << fixed(r["agreement_a_ref"].get<double>(), 3) << "  B~R " << fixed(r["agreement_b_ref"].get<double>(), 3)
+        << "  excess " << fixed(r["statistic"].get<double>(), 4) << " (null sd " << fixed(r["null_sd"].get<double>(), 4)
+        << ")  log10 p " << fixed(r["log10_p"].get<double>(), 2) << "  Holm " << fixed(r["log10_p_holm"].get<double>(), 2)
+        << (r["rejected"].get<bool>() ? "  rejected" : "") << "\n";
+    }
+    // Power matters when nothing was found; after a rejection the per-prompt variance holds the signal itself.
+    if (d["verdict"] != "derived")
+      s << "  power " << fixed(m["power"].get<double>(), 3) << " to detect an excess of " << d["min_effect"].get<double>()
+        << "; smallest excess found with 80%: " << fixed(m["min_detectable_excess"].get<double>(), 3) << "\n";
   }
-  // Power matters when nothing was found; after a rejection the per-prompt variance holds the signal itself.
-  if (d["verdict"] != "derived")
-    s << "power " << fixed(d["power"].get<double>(), 3) << " to detect an excess of " << d["min_effect"].get<double>()
-      << " (prompts for 80%: " << d["prompts_for_power"] << ")\n";
   s << "verdict: " << d["verdict"].get<std::string>() << "\n";
   for (const auto& r : d["reasons"]) s << "  " << r.get<std::string>() << "\n";
   return s.str();
@@ -235,6 +350,28 @@ Calibration calibrate(const std::vector<std::vector<Answer>>& ans, size_t n, siz
     if (ok) usable.push_back(i);
   }
   if (usable.empty()) return c;
+  // The spread over every pair of the K models on every usable prompt.
+  for (int mk = 0; mk < kMeasures; ++mk) {
+    std::vector<std::vector<double>> rows;
+    double sum = 0;
+    for (size_t x = 0; x < k; ++x)
+      for (size_t y = x + 1; y < k; ++y) {
+        std::vector<double> r;
+        double rs = 0;
+        size_t rc = 0;
+        for (size_t i : usable) {
+          r.push_back(agree(ans, x, y, i, static_cast<Measure>(mk)));
+          if (r.back() >= 0) {
+            rs += r.back();
+            ++rc;
+          }
+        }
+        sum += rc ? rs / static_cast<double>(rc) : 0.0;
+        rows.push_back(std::move(r));
+      }
+    c.measures[mk].spread = pair_spread(rows);
+    c.measures[mk].mean_agreement = sum / static_cast<double>(rows.size());
+  }
   uint64_t s = seed;
   auto next = [&s] {
     uint64_t z = (s += 0x9E3779B97F4A7C15ull);
@@ -242,22 +379,37 @@ Calibration calibrate(const std::vector<std::vector<Answer>>& ans, size_t n, siz
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
   };
+  std::vector<size_t> pool = usable;
   for (size_t r = 0; r < resamples; ++r) {
     std::vector<size_t> roles(k);
     for (size_t m = 0; m < k; ++m) roles[m] = m;
     for (size_t m = 0; m < 4; ++m) std::swap(roles[m], roles[m + next() % (k - m)]);
     std::vector<size_t> idx(n);
-    for (auto& i : idx) i = usable[next() % usable.size()];
-    const auto rs = pair_tests(ans, roles[0], roles[1], {roles[2], roles[3]}, idx);
-    c.p_values.push_back(std::pow(10.0, rs[0].t.log10_p));
-    if (all_rejected(rs, o.alpha)) {
+    if (n <= pool.size()) {  // without replacement: a partial Fisher-Yates shuffle
+      for (size_t i = 0; i < n; ++i) std::swap(pool[i], pool[i + next() % (pool.size() - i)]);
+      std::copy(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(n), idx.begin());
+    } else {
+      for (auto& i : idx) i = usable[next() % usable.size()];
+    }
+    const auto ms = all_tests(ans, roles[0], roles[1], {roles[2], roles[3]}, idx, o);
+    for (int mk = 0; mk < kMeasures; ++mk) {
+      auto& mc = c.measures[mk];
+      if (!ms[mk].available) continue;
+      mc.available = true;
+      mc.p_values.push_back(std::pow(10.0, ms[mk].refs[0].log10_p));
+      if (ms[mk].log10_p < std::log10(o.alpha)) ++mc.derived;
+    }
+    if (combined_log10_p(ms) < std::log10(o.alpha)) {
       ++c.derived;
       c.derived_pairs.emplace_back(std::min(roles[0], roles[1]), std::max(roles[0], roles[1]));
     }
   }
   c.resamples = resamples;
-  c.ks_d = ks_uniform(c.p_values);
-  c.ks_p = ks_pvalue(c.ks_d, c.p_values.size());
+  for (auto& mc : c.measures) {
+    if (mc.p_values.empty()) continue;
+    mc.ks_d = ks_uniform(mc.p_values);
+    mc.ks_p = ks_pvalue(mc.ks_d, mc.p_values.size());
+  }
   return c;
 }
 

@@ -99,16 +99,142 @@ double prefix_agreement(std::string_view a, std::string_view b) {
   return static_cast<double>(k) / static_cast<double>(longest);
 }
 
+namespace {
+// Continued fraction of the incomplete beta function (modified Lentz), as in src/weights/pvalues.cpp.
+double betacf(double a, double b, double x) {
+  const double fpmin = 1e-300, eps = 1e-15;
+  const double qab = a + b, qap = a + 1, qam = a - 1;
+  double c = 1, d = 1 - qab * x / qap;
+  if (std::fabs(d) < fpmin) d = fpmin;
+  d = 1 / d;
+  double h = d;
+  for (int m = 1; m <= 10000; ++m) {
+    const int m2 = 2 * m;
+    double aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+    d = 1 + aa * d;
+    if (std::fabs(d) < fpmin) d = fpmin;
+    c = 1 + aa / c;
+    if (std::fabs(c) < fpmin) c = fpmin;
+    d = 1 / d;
+    h *= d * c;
+    aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+    d = 1 + aa * d;
+    if (std::fabs(d) < fpmin) d = fpmin;
+    c = 1 + aa / c;
+    if (std::fabs(c) < fpmin) c = fpmin;
+    d = 1 / d;
+    const double del = d * c;
+    h *= del;
+    if (std::fabs(del - 1) < eps) break;
+  }
+  return h;
+}
+// ln I_x(a, b), the regularised incomplete beta function.
+double log_incomplete_beta(double a, double b, double x) {
+  if (x <= 0) return -INFINITY;
+  if (x >= 1) return 0.0;
+  const double lbt = std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
+  if (x < (a + 1) / (a + b + 2)) return lbt + std::log(betacf(a, b, x) / a);
+  const double comp = std::exp(lbt) * betacf(b, a, 1 - x) / b;  // I_{1-x}(b, a)
+  return std::log1p(-std::min(comp, 1.0 - 1e-300));
+}
+}  // namespace
+
+double student_t_log10_sf(double t, double df) {
+  if (std::isnan(t)) return 0.0;
+  if (!(df > 0) || std::isinf(df) || df > 1e7) return normal_log10_sf(t);
+  const double x = df / (df + t * t);
+  const double half_tail = std::log(0.5) + log_incomplete_beta(df / 2, 0.5, x);  // ln P(T >= |t|)
+  if (t >= 0) return std::min(0.0, half_tail / kLn10);
+  return std::log10(-std::expm1(half_tail));
+}
+
+double student_t_upper(double p, double df) {
+  if (!(p > 0 && p < 1)) return std::nan("");
+  if (!(df > 0) || std::isinf(df) || df > 1e7) return normal_quantile(1 - p);
+  // bisection on log10 P(T >= t) = log10 p (monotone in t)
+  const double target = std::log10(p);
+  double lo = -1e3, hi = 1e3;
+  for (int i = 0; i < 200; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (student_t_log10_sf(mid, df) > target ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+PairSpread pair_spread(const std::vector<std::vector<double>>& rows) {
+  PairSpread s;
+  const size_t q = rows.size();
+  if (q < 2) return s;
+  size_t n_all = rows[0].size();
+  for (const auto& r : rows) n_all = std::min(n_all, r.size());
+  std::vector<size_t> keep;
+  for (size_t i = 0; i < n_all; ++i) {
+    bool ok = true;
+    for (const auto& r : rows) ok = ok && r[i] >= 0;
+    if (ok) keep.push_back(i);
+  }
+  const size_t n = keep.size();
+  if (n < 2) return s;
+  std::vector<double> centre(n, 0.0), mean(q, 0.0);
+  for (size_t j = 0; j < n; ++j) {
+    for (const auto& r : rows) centre[j] += r[keep[j]];
+    centre[j] /= static_cast<double>(q);
+  }
+  double mean_sampling = 0;
+  for (size_t k = 0; k < q; ++k) {
+    double sum = 0, sum2 = 0;
+    for (size_t j = 0; j < n; ++j) {
+      const double c = rows[k][keep[j]] - centre[j];
+      sum += c;
+      sum2 += c * c;
+      mean[k] += rows[k][keep[j]];
+    }
+    mean[k] /= static_cast<double>(n);
+    const double var = (sum2 - sum * sum / static_cast<double>(n)) / static_cast<double>(n - 1);
+    mean_sampling += std::max(0.0, var) / static_cast<double>(n);
+  }
+  mean_sampling /= static_cast<double>(q);
+  double grand = 0;
+  for (double m : mean) grand += m;
+  grand /= static_cast<double>(q);
+  double between = 0;
+  for (double m : mean) between += (m - grand) * (m - grand);
+  between /= static_cast<double>(q - 1);
+  s.tau2 = std::max(0.0, between - mean_sampling);
+  s.df = static_cast<double>(q - 1);
+  s.pairs = q;
+  return s;
+}
+
+PairSpread pool_spread(const PairSpread& a, const PairSpread& b) {
+  if (!(a.df > 0)) return b;
+  if (!(b.df > 0)) return a;
+  PairSpread s;
+  s.df = a.df + b.df;
+  s.tau2 = (a.tau2 * a.df + b.tau2 * b.df) / s.df;
+  s.pairs = a.pairs + b.pairs;
+  return s;
+}
+
+namespace {
+// Satterthwaite's degrees of freedom of s + g, s with df_s and g with df_g.
+double satterthwaite(double s, double df_s, double g, double df_g) {
+  const double den = (df_s > 0 ? s * s / df_s : 0) + (g > 0 && df_g > 0 ? g * g / df_g : 0);
+  return den > 0 ? (s + g) * (s + g) / den : INFINITY;
+}
+}  // namespace
+
 ReferenceTest reference_test(const std::vector<double>& ab, const std::vector<double>& ar,
-                             const std::vector<double>& br) {
+                             const std::vector<double>& br, const PairSpread& spread) {
   ReferenceTest t;
   const size_t n = std::min({ab.size(), ar.size(), br.size()});
-  double sum_t = 0, sum_v = 0;
+  double sum = 0, sum2 = 0;
   for (size_t i = 0; i < n; ++i) {
     if (ab[i] < 0 || ar[i] < 0 || br[i] < 0) continue;
-    const double m = (ab[i] + ar[i] + br[i]) / 3.0;
-    sum_t += ab[i] - m;
-    sum_v += ((ab[i] - m) * (ab[i] - m) + (ar[i] - m) * (ar[i] - m) + (br[i] - m) * (br[i] - m)) / 3.0;
+    const double d = ab[i] - (ar[i] + br[i]) / 2;
+    sum += d;
+    sum2 += d * d;
     t.mean_ab += ab[i];
     t.mean_ar += ar[i];
     t.mean_br += br[i];
@@ -119,17 +245,56 @@ ReferenceTest reference_test(const std::vector<double>& ab, const std::vector<do
   t.mean_ab /= np;
   t.mean_ar /= np;
   t.mean_br /= np;
-  t.statistic = sum_t / np;
-  t.null_sd = std::sqrt(sum_v) / np;
-  if (sum_v <= 1e-300) {
+  t.statistic = sum / np;
+  const double var_d = t.prompts > 1 ? std::max(0.0, (sum2 - sum * sum / np) / (np - 1)) : 0.0;
+  t.sd_per_prompt = std::sqrt(var_d);
+  t.pair_var = kPairVarianceFactor * std::max(0.0, spread.tau2);
+  const double s = var_d / np;
+  const double var = s + t.pair_var;
+  t.null_sd = std::sqrt(var);
+  t.df = satterthwaite(s, np - 1, t.pair_var, spread.df);
+  if (var <= 1e-300) {
     t.z = 0;
     t.log10_p = 0;
   } else {
-    t.z = sum_t / std::sqrt(sum_v);
-    t.log10_p = normal_log10_sf(t.z);
+    t.z = t.statistic / t.null_sd;
+    t.log10_p = student_t_log10_sf(t.z, t.df);
   }
   t.log10_p_holm = t.log10_p;
   return t;
+}
+
+double power_random_effects(double effect, double sd, size_t n, double pair_var, double df, double alpha) {
+  if (n == 0) return 0.0;
+  const double s = sd * sd / static_cast<double>(n);
+  const double var = s + pair_var;
+  if (!(var > 0)) return effect > 0 ? 1.0 : 0.0;
+  const double nu = satterthwaite(s, static_cast<double>(n) - 1, pair_var, df);
+  return normal_cdf(effect / std::sqrt(var) - student_t_upper(alpha, nu));
+}
+
+double min_detectable_excess(double sd, size_t n, double pair_var, double df, double alpha, double target) {
+  if (n == 0) return INFINITY;
+  const double s = sd * sd / static_cast<double>(n);
+  const double nu = satterthwaite(s, static_cast<double>(n) - 1, pair_var, df);
+  return (student_t_upper(alpha, nu) + normal_quantile(target)) * std::sqrt(s + pair_var);
+}
+
+size_t prompts_for_power_re(double effect, double sd, double pair_var, double df, double alpha, double target) {
+  if (!(effect > 0)) return 0;
+  // with infinitely many prompts only the pair part is left
+  if (min_detectable_excess(0, 1, pair_var, df, alpha, target) >= effect) return 0;
+  size_t lo = 1, hi = 2;
+  while (min_detectable_excess(sd, hi, pair_var, df, alpha, target) > effect) {
+    lo = hi;
+    hi *= 2;
+    if (hi > (size_t(1) << 40)) return 0;
+  }
+  while (lo + 1 < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    (min_detectable_excess(sd, mid, pair_var, df, alpha, target) > effect ? lo : hi) = mid;
+  }
+  return hi;
 }
 
 std::vector<double> holm_adjust(const std::vector<double>& lp) {

@@ -89,7 +89,58 @@ Answer answer_of(const Exchange& e) {
   a.error = e.error;
   a.tokens = e.completion_tokens;
   a.stopped = e.finish_reason == "stop";
+  // choices[0].logprobs.top_logprobs[0]: {token: logprob, ...} (the /completions form); anything else is ignored
+  if (e.ok && e.response.is_object()) {
+    const auto ch = e.response.find("choices");
+    if (ch != e.response.end() && ch->is_array() && !ch->empty() && (*ch)[0].is_object()) {
+      const auto lp = (*ch)[0].find("logprobs");
+      if (lp != (*ch)[0].end() && lp->is_object()) {
+        const auto tl = lp->find("top_logprobs");
+        if (tl != lp->end() && tl->is_array() && !tl->empty() && (*tl)[0].is_object())
+          for (const auto& [tok, v] : (*tl)[0].items())
+            if (v.is_number() && a.first_top.size() < 64) a.first_top.emplace_back(tok, v.get<double>());
+      }
+    }
+  }
   return a;
+}
+
+// Reads the between-pair spreads a `behave calibrate --out FILE` wrote, after checking that it measured the
+// same prompts (corpus, seed, tokens): a spread measured on other prompts or continuation lengths is another
+// quantity.
+void load_calibration(const std::string& path, CompareOptions& co, const std::string& corpus, uint64_t seed,
+                      int tokens) {
+  json d;
+  try {
+    d = json::parse(read_text_file(path));
+  } catch (const json::exception& e) {
+    throw FormatError(Problem{path, "", "", "", "", str("not JSON: ", e.what())}, "entry");
+  }
+  if (!d.is_object() || d.value("test", "") != "calibration" || !d.contains("spread") || !d["spread"].is_object())
+    throw FormatError(Problem{path, "", "spread", "", "", "not a `behave calibrate` result (no \"spread\" object)"},
+                      "entry");
+  const std::string want_corpus = corpus.empty() ? "built-in prompts.txt" : corpus;
+  if (d.value("corpus", "") != want_corpus || d.value("prompt_seed", uint64_t(0)) != seed || d.value("tokens", 0) != tokens)
+    throw UsageError(str("--calibration ", path, " was measured with corpus '", quote_untrusted(d.value("corpus", "?")),
+                         "', seed ", d.value("prompt_seed", uint64_t(0)), ", ", d.value("tokens", 0),
+                         " tokens; this run uses '", want_corpus, "', seed ", seed, ", ", tokens,
+                         " tokens (the spread depends on them)"));
+  for (int k = 0; k < kMeasures; ++k) {
+    const char* name = measure_name(static_cast<Measure>(k));
+    if (!d["spread"].contains(name)) continue;
+    const json& s = d["spread"][name];
+    if (!s.is_object() || !s.contains("tau2") || !s.contains("df") || !s["tau2"].is_number() || !s["df"].is_number())
+      throw FormatError(Problem{path, str("spread.", name), "tau2, df", "", "numbers", "needs numbers tau2 and df"},
+                        "entry");
+    const double tau2 = s["tau2"].get<double>(), df = s["df"].get<double>();
+    if (!(tau2 >= 0 && tau2 <= 1) || !(df >= 0 && df <= 1e6))
+      throw FormatError(Problem{path, str("spread.", name), "tau2, df", str(tau2, ", ", df), "tau2 in 0..1, df in 0..1e6",
+                                "out of range"},
+                        "entry");
+    co.prior[k].tau2 = tau2;
+    co.prior[k].df = df;
+    co.prior[k].pairs = s.value("pairs", size_t(0));
+  }
 }
 
 // Runs the requests, reports progress/problems on stderr, and returns them.
@@ -142,7 +193,7 @@ int run_compare(Context& ctx, const Args& args) {
   po::options_description opts("behave compare options");
   Common c;
   std::vector<std::string> models, refs;
-  std::string corpus;
+  std::string corpus, calibration;
   unsigned prompts = 200, checks = 4;
   int tokens = 32, logprobs = 5;
   CompareOptions co;
@@ -154,7 +205,9 @@ int run_compare(Context& ctx, const Args& args) {
       "corpus", po::value<std::string>(&corpus), "your own prompt corpus (one text a line) instead of the shipped one")(
       "determinism-checks", po::value<unsigned>(&checks)->default_value(4), "prompts asked twice to check the server is deterministic")(
       "alpha", po::value<double>(&co.alpha)->default_value(0.01), "family-wise level")(
-      "min-effect", po::value<double>(&co.min_effect)->default_value(0.1), "excess agreement the power is computed for");
+      "min-effect", po::value<double>(&co.min_effect)->default_value(0.1), "excess agreement the power is computed for")(
+      "calibration", po::value<std::string>(&calibration), "a `behave calibrate --out` result on the same prompts: its "
+                                                            "spread between unrelated pairs is pooled into the null");
   add_common(opts, c);
   po::positional_options_description pos;
   pos.add("models", 2);
@@ -169,6 +222,7 @@ int run_compare(Context& ctx, const Args& args) {
   if (!(co.alpha > 0 && co.alpha < 1)) throw UsageError(str("--alpha = ", co.alpha, " must be in (0, 1)"));
   if (!(co.min_effect > 0 && co.min_effect <= 1)) throw UsageError(str("--min-effect = ", co.min_effect, " must be in (0, 1]"));
   ClientOptions o = client_options(vm, c);
+  if (!calibration.empty()) load_calibration(calibration, co, corpus, c.seed, tokens);
   std::vector<std::string> all = models;
   all.insert(all.end(), refs.begin(), refs.end());
   const std::vector<ModelRef> ms = parse_models(all);
@@ -207,6 +261,7 @@ int run_compare(Context& ctx, const Args& args) {
   doc["prompt_seed"] = c.seed;
   doc["tokens"] = tokens;
   doc["corpus"] = corpus.empty() ? "built-in prompts.txt" : corpus;
+  if (!calibration.empty()) doc["calibration"] = calibration;
   add_evidence(doc, jobs, st);
   return finish(ctx, c, doc, compare_text(doc), any_model_all_failed(in.answers));
 }
@@ -215,9 +270,9 @@ int run_calibrate(Context& ctx, const Args& args) {
   po::options_description opts("behave calibrate options");
   Common c;
   std::vector<std::string> models;
-  std::string corpus;
+  std::string corpus, calibration;
   unsigned prompts = 400, sample = 100, resamples = 200;
-  int tokens = 32;
+  int tokens = 32, logprobs = 5;
   CompareOptions co;
   opts.add_options()("models", po::value<std::vector<std::string>>(&models), "four or more models believed unrelated")(
       "prompts", po::value<unsigned>(&prompts)->default_value(400), "prompts in the pool")(
@@ -225,7 +280,10 @@ int run_calibrate(Context& ctx, const Args& args) {
       "resamples", po::value<unsigned>(&resamples)->default_value(200), "resampled prompt sets (role assignments)")(
       "tokens", po::value<int>(&tokens)->default_value(32), "greedy tokens per continuation")(
       "corpus", po::value<std::string>(&corpus), "your own prompt corpus")(
-      "alpha", po::value<double>(&co.alpha)->default_value(0.01), "family-wise level");
+      "alpha", po::value<double>(&co.alpha)->default_value(0.01), "family-wise level")(
+      "logprobs", po::value<int>(&logprobs)->default_value(5), "top-k logprobs to request (0 = none: prefix measure only)")(
+      "calibration", po::value<std::string>(&calibration), "an earlier calibration whose spread is pooled into the null "
+                                                            "of every resample (as compare --calibration does)");
   add_common(opts, c);
   po::positional_options_description pos;
   pos.add("models", -1);
@@ -237,13 +295,16 @@ int run_calibrate(Context& ctx, const Args& args) {
   if (prompts < 1 || sample < 1 || resamples < 1 || resamples > 100000)
     throw UsageError("--prompts, --sample and --resamples must be positive (--resamples at most 100000)");
   if (tokens < 1 || tokens > 512) throw UsageError(str("--tokens = ", tokens, " must be in 1..512"));
+  if (logprobs < 0 || logprobs > 20) throw UsageError(str("--logprobs = ", logprobs, " must be in 0..20"));
   ClientOptions o = client_options(vm, c);
+  if (!calibration.empty()) load_calibration(calibration, co, corpus, c.seed, tokens);
+  co.max_tokens = tokens;
   const auto ms = parse_models(models);
   if (!ctx.is_root()) return kExitOk;
   const auto ps = draw_prompts(load_corpus(corpus), prompts, c.seed);
   std::vector<Exchange> jobs;
   for (const auto& m : ms)
-    for (const auto& p : ps) jobs.push_back(completion_request(m, p, tokens, 0, c.seed));
+    for (const auto& p : ps) jobs.push_back(completion_request(m, p, tokens, logprobs, c.seed));
   const ClientStats st = run_logged(ctx, jobs, o);
   std::vector<std::vector<Answer>> answers;
   for (size_t k = 0; k < ms.size(); ++k) {
@@ -254,14 +315,36 @@ int run_calibrate(Context& ctx, const Args& args) {
   const Calibration cal = calibrate(answers, sample, resamples, c.seed ^ 0x5bd1e995u, co);
   json doc = {{"test", "calibration"},
               {"models", models},
+              {"corpus", corpus.empty() ? "built-in prompts.txt" : corpus},
+              {"prompt_seed", c.seed},
+              {"tokens", tokens},
               {"pool_prompts", ps.size()},
               {"sample", sample},
               {"resamples", cal.resamples},
-              {"ks_d", cal.ks_d},
-              {"ks_p", cal.ks_p},
-              {"false_derived", cal.derived},
-              {"p_values", cal.p_values}};
-  doc["uniform"] = cal.ks_p >= 0.01;
+              {"false_derived", cal.derived}};
+  if (!calibration.empty()) doc["calibration"] = calibration;
+  json spread = json::object(), per = json::object();
+  bool uniform = true;
+  for (int k = 0; k < kMeasures; ++k) {
+    const auto& mc = cal.measures[k];
+    const char* name = measure_name(static_cast<Measure>(k));
+    if (mc.spread.df > 0)
+      spread[name] = {{"tau2", mc.spread.tau2}, {"tau", std::sqrt(mc.spread.tau2)}, {"df", mc.spread.df},
+                      {"pairs", mc.spread.pairs}, {"mean_agreement", mc.mean_agreement}};
+    if (!mc.available) continue;
+    per[name] = {{"ks_d", mc.ks_d}, {"ks_p", mc.ks_p}, {"uniform", mc.ks_p >= 0.01}, {"derived", mc.derived},
+                 {"p_values", mc.p_values}};
+    uniform = uniform && mc.ks_p >= 0.01;
+  }
+  doc["spread"] = spread;
+  doc["measures"] = per;
+  doc["uniform"] = uniform;
+  // the prefix measure's numbers at the top level, as before
+  if (per.contains("prefix")) {
+    doc["ks_d"] = per["prefix"]["ks_d"];
+    doc["ks_p"] = per["prefix"]["ks_p"];
+    doc["p_values"] = per["prefix"]["p_values"];
+  }
   json pairs = json::object();
   for (const auto& [x, y] : cal.derived_pairs) {
     const std::string k = models[x] + " ~ " + models[y];
@@ -271,10 +354,17 @@ int run_calibrate(Context& ctx, const Args& args) {
   add_evidence(doc, jobs, st);
   std::ostringstream t;
   t << "calibration over " << models.size() << " models believed unrelated, " << cal.resamples
-    << " resampled sets of " << sample << " prompts (pool " << ps.size() << ")\n"
-    << "p-values against Uniform(0,1): KS D = " << std::fixed << std::setprecision(4) << cal.ks_d << ", p = "
-    << cal.ks_p << (cal.ks_p >= 0.01 ? " (uniform)" : " (NOT uniform: these references are not exchangeable)") << "\n"
-    << "false 'derived' verdicts: " << cal.derived << " of " << cal.resamples << "\n";
+    << " resampled sets of " << sample << " prompts (pool " << ps.size() << "), 2 references each\n";
+  for (const auto& [name, v] : per.items()) {
+    t << name << ": p-values against Uniform(0,1): KS D = " << std::fixed << std::setprecision(4)
+      << v["ks_d"].get<double>() << ", p = " << v["ks_p"].get<double>()
+      << (v["uniform"].get<bool>() ? " (uniform)" : " (NOT uniform: these references are not exchangeable)");
+    if (spread.contains(name))
+      t << "; spread between unrelated pairs tau = " << spread[name]["tau"].get<double>() << " over "
+        << spread[name]["pairs"] << " pairs";
+    t << "\n";
+  }
+  t << "false 'derived' verdicts: " << cal.derived << " of " << cal.resamples << "\n";
   for (const auto& [k, v] : pairs.items()) t << "  " << k << ": " << v.get<int>() << "\n";
   return finish(ctx, c, doc, t.str(), any_model_all_failed(answers));
 }

@@ -1,9 +1,11 @@
-// The behaviour channel's pure statistics: the normal tail far out, agreement, the exchangeability test and
-// its calibration (uniform p-values under the null, shown by a KS statistic over 400 simulated prompt sets),
+// The behaviour channel's pure statistics: the normal tail far out, agreement, the reference test and its
+// calibration (uniform p-values under the null, shown by KS statistics over 400 simulated prompt sets, with
+// and without a spread between unrelated pairs), Student's t, the between-pair spread,
 // Holm, power, KS, cutoff estimation, refusal markers and n-gram profiles.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <random>
 
 #include "fromscratch/behave/analysis.hpp"
@@ -76,6 +78,89 @@ TEST(BehaveStats, CopiesAreFarInTheTail) {
   // undefined agreements (-1) are skipped
   const ReferenceTest s = reference_test({-1, 1, 1}, {0.5, 0, 0}, {0.5, 0, 0});
   EXPECT_EQ(s.prompts, 2u);
+}
+
+// A population of unrelated models whose pairs differ in how much they agree (pair effect sd tau) on top of
+// prompt difficulty and noise: what the real tiny models show (docs/behaviour.md). The test with the spread
+// estimated from the two references' pairs gives uniform p-values; the same test without the spread (a paired
+// test over prompts only) calls many unrelated pairs derived.
+TEST(BehaveStats, PairSpreadKeepsPValuesUniformAcrossUnrelatedPairs) {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> g(0, 1);
+  for (const auto& [tau, n] : std::vector<std::pair<double, int>>{{0.03, 60}, {0.03, 200}, {0.06, 400}}) {
+    std::vector<double> ps, ps_fixed;
+    for (int rep = 0; rep < 400; ++rep) {
+      std::vector<double> delta(n);
+      for (auto& d : delta) d = 0.05 * g(rng);
+      // four models A, B, R1, R2: six pairs, each with its own effect
+      std::vector<std::vector<double>> pair(6, std::vector<double>(n));
+      for (auto& p : pair) {
+        const double eff = tau * g(rng);
+        for (int i = 0; i < n; ++i) p[i] = std::clamp(0.5 + delta[i] + eff + 0.1 * g(rng), 0.0, 1.0);
+      }
+      // pairs: 0 AB, 1 AR1, 2 AR2, 3 BR1, 4 BR2, 5 R1R2
+      const PairSpread sp = pair_spread({pair[1], pair[2], pair[3], pair[4], pair[5]});
+      EXPECT_EQ(sp.pairs, 5u);
+      EXPECT_EQ(sp.df, 4.0);
+      ps.push_back(std::pow(10.0, reference_test(pair[0], pair[1], pair[3], sp).log10_p));
+      ps_fixed.push_back(std::pow(10.0, reference_test(pair[0], pair[1], pair[3]).log10_p));
+    }
+    const double d = ks_uniform(ps), d_fixed = ks_uniform(ps_fixed);
+    EXPECT_LT(d, 0.08) << "tau " << tau << ", " << n << " prompts";
+    EXPECT_GT(d_fixed, 0.2) << "without the pair spread the null is too narrow (tau " << tau << ")";
+  }
+}
+
+TEST(BehaveStats, PairSpreadEstimate) {
+  std::mt19937_64 rng(9);
+  std::normal_distribution<double> g(0, 1);
+  std::vector<std::vector<double>> rows(200, std::vector<double>(400));
+  for (auto& r : rows) {
+    const double eff = 0.05 * g(rng);
+    for (auto& v : r) v = 0.5 + eff + 0.1 * g(rng);
+  }
+  const PairSpread s = pair_spread(rows);
+  EXPECT_NEAR(std::sqrt(s.tau2), 0.05, 0.01);
+  EXPECT_EQ(s.df, 199.0);
+  // no spread beyond the prompt sample: estimate near 0, never negative
+  for (auto& r : rows)
+    for (auto& v : r) v = 0.5 + 0.1 * g(rng);
+  EXPECT_LT(pair_spread(rows).tau2, 1e-4);
+  EXPECT_GE(pair_spread(rows).tau2, 0.0);
+  // undefined agreements skip the prompt; one pair gives no estimate
+  EXPECT_EQ(pair_spread({{0.1, 0.2}}).df, 0.0);
+  const PairSpread u = pair_spread({{0.1, -1, 0.3}, {0.2, 0.5, 0.1}});
+  EXPECT_EQ(u.df, 1.0);
+  const PairSpread pooled = pool_spread(PairSpread{0.01, 4, 5}, PairSpread{0.02, 12, 13});
+  EXPECT_NEAR(pooled.tau2, (0.04 + 0.24) / 16, 1e-12);
+  EXPECT_EQ(pooled.df, 16.0);
+  EXPECT_EQ(pool_spread(PairSpread{}, PairSpread{0.02, 12, 13}).tau2, 0.02);
+}
+
+TEST(BehaveStats, StudentTAndRandomEffectsPower) {
+  EXPECT_NEAR(std::pow(10, student_t_log10_sf(2.776445, 4)), 0.025, 1e-6);
+  EXPECT_NEAR(std::pow(10, student_t_log10_sf(-2.776445, 4)), 0.975, 1e-6);
+  EXPECT_NEAR(std::pow(10, student_t_log10_sf(4.604095, 4)), 0.005, 1e-6);
+  EXPECT_NEAR(student_t_log10_sf(3, 0), normal_log10_sf(3), 1e-12);  // df 0: the normal
+  EXPECT_LT(student_t_log10_sf(1e6, 4), -20);
+  EXPECT_NEAR(student_t_upper(0.005, 4), 4.604095, 1e-4);
+  // no pair spread: the prompt part alone, more prompts always reach the power
+  const size_t n = prompts_for_power_re(0.1, 0.3, 0, 0, 0.01, 0.8);
+  EXPECT_GT(n, 50u);
+  EXPECT_NEAR(power_random_effects(0.1, 0.3, n, 0, 0, 0.01), 0.8, 0.03);
+  EXPECT_NEAR(min_detectable_excess(0.3, n, 0, 0, 0.01, 0.8), 0.1, 0.005);
+  // a pair spread as large as the effect: no number of prompts finds it
+  EXPECT_EQ(prompts_for_power_re(0.1, 0.3, 1.5 * 0.05 * 0.05, 4, 0.01, 0.8), 0u);
+  EXPECT_GT(min_detectable_excess(0.3, 100000, 1.5 * 0.05 * 0.05, 4, 0.01, 0.8), 0.1);
+}
+
+TEST(BehaveStats, TopOverlap) {
+  using Top = std::vector<std::pair<std::string, double>>;
+  const Top a = {{" the", std::log(0.5)}, {" a", std::log(0.3)}}, b = {{" a", std::log(0.6)}, {" the", std::log(0.2)}};
+  EXPECT_NEAR(top_overlap(a, b), 0.2 + 0.3, 1e-12);
+  EXPECT_NEAR(top_overlap(a, a), 0.8, 1e-12);
+  EXPECT_EQ(top_overlap(a, {}), -1.0);
+  EXPECT_EQ(top_overlap({{"x", std::log(0.9)}}, {{"y", std::log(0.9)}}), 0.0);
 }
 
 TEST(BehaveStats, HolmPowerKs) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fromscratch/behave/data.hpp"
+#include "fromscratch/behave/stats.hpp"
 
 namespace fromscratch::behave {
 
@@ -19,7 +20,22 @@ struct Answer {
   std::string error;
   long tokens = -1;        // completion tokens reported, -1 unknown
   bool stopped = false;    // finish_reason "stop": the model ended before max_tokens (not a short answer)
+  // The first generated token's top-k alternatives (token text, logprob), when the server gave logprobs: the
+  // only position where every model saw the same context, so next-token distributions compare directly.
+  std::vector<std::pair<std::string, double>> first_top;
 };
+
+// The two agreement measures of a pair on one prompt (-1 = undefined):
+//   prefix        common prefix of the greedy continuations in code points over the longer one's length
+//                 (tokenizer-agnostic);
+//   top_overlap   overlap of the first token's top-k distributions, sum over tokens of min(p_a, p_b) (the
+//                 probability mass both put on the same next token; needs logprobs, and the same tokenizer to
+//                 mean much: token strings are compared).
+enum class Measure { kPrefix = 0, kTopOverlap = 1 };
+constexpr int kMeasures = 2;
+const char* measure_name(Measure m);
+double top_overlap(const std::vector<std::pair<std::string, double>>& a,
+                   const std::vector<std::pair<std::string, double>>& b);
 
 // ---- output agreement ----------------------------------------------------------------------------------
 struct CompareOptions {
@@ -30,6 +46,9 @@ struct CompareOptions {
   double max_failed_fraction = 0.1;
   double max_short_fraction = 0.1;
   int max_tokens = 32;
+  // Between-pair spread of unrelated pairs from an earlier `behave calibrate` (--calibration FILE), per
+  // measure; pooled with what the references' own pairs show. df 0 = none.
+  PairSpread prior[kMeasures];
 };
 // names[0] = A, names[1] = B, names[2..] = references; answers[m][i] = model m's continuation of prompt i.
 // `notes` are problems found while collecting (nondeterminism, failures), each making the verdict
@@ -44,11 +63,21 @@ nlohmann::json compare_models(const CompareInput& in, const CompareOptions& o);
 std::string compare_text(const nlohmann::json& report);
 
 // Calibration: with K >= 4 models believed mutually unrelated, draw `resamples` times a random role
-// assignment (A, B, R1, R2) and a bootstrap sample of n prompts, and collect the p-value of the first
-// reference test and the verdict. Under the null the p-values are uniform: the KS distance says how far.
-struct Calibration {
+// assignment (A, B, R1, R2) and a random set of n prompts (without replacement while the pool allows), run
+// the test exactly as `compare` does (the null spread from the two references' pairs, pooled with o.prior),
+// and collect per measure the p-value of the first reference test, and the verdicts. Under the null the
+// p-values are uniform: the KS distance says how far. `spread` is the between-pair spread over all K models
+// and every usable prompt (what `compare --calibration` reads back).
+struct MeasureCalibration {
+  bool available = false;
   std::vector<double> p_values;
   double ks_d = 0, ks_p = 0;
+  size_t derived = 0;            // resamples in which this measure alone rejected every reference
+  PairSpread spread;
+  double mean_agreement = 0;     // over all pairs
+};
+struct Calibration {
+  MeasureCalibration measures[kMeasures];
   size_t derived = 0;            // resamples whose verdict was "derived" (false positives)
   std::vector<std::pair<size_t, size_t>> derived_pairs;  // the (A, B) model indices of each of them
   size_t resamples = 0;

@@ -25,23 +25,61 @@ bool is_valid_utf8(std::string_view s);
 // so models with different vocabularies can be compared. Returns -1 when both are empty (no information).
 double prefix_agreement(std::string_view a, std::string_view b);
 
-// The test of one candidate pair (A, B) against one reference R. Per prompt i there are three agreements
-// ab_i, ar_i, br_i. Null hypothesis: A, B and R are exchangeable (unrelated models of the same kind), so on
-// each prompt the label "the candidate pair" falls on any of the three pairs with probability 1/3. The
-// statistic T = sum_i (ab_i - mean_i), mean_i = (ab_i + ar_i + br_i)/3, has null mean 0 and null variance
-// sum_i v_i, v_i = ((ab_i-mean_i)^2 + (ar_i-mean_i)^2 + (br_i-mean_i)^2)/3; z = T / sqrt(sum v_i) and the
-// one-sided p-value is the normal tail (prompts are independent, so the central limit theorem applies).
+// How much the mean agreement of unrelated pairs varies from pair to pair (models of the same kind, on the same
+// prompts). Two models trained on the same text can share a habit (a degenerate continuation, a favourite
+// phrase) that no third model shares: their agreement is higher than the others' without any derivation. A
+// null that ignores this spread calls such pairs derived once there are enough prompts (docs/behaviour.md,
+// the calibration on real tiny models), so the test below adds it to the null variance.
+struct PairSpread {
+  double tau2 = 0;     // between-pair variance of the mean agreement (beyond what the prompt sample explains)
+  double df = 0;       // its degrees of freedom (pairs - 1, pooled over sources); 0 = unknown
+  size_t pairs = 0;
+};
+// Moment estimate from unrelated pairs measured on the same prompts: rows[k][i] = agreement of pair k on
+// prompt i (-1 = undefined, that prompt is skipped for every pair). Each prompt is centred on its mean over the
+// pairs (prompt difficulty removed); tau2 = variance of the pair means - mean sampling variance of one pair
+// mean, at least 0. Fewer than 2 pairs or 2 prompts give df 0.
+PairSpread pair_spread(const std::vector<std::vector<double>>& rows);
+// Pools two estimates (e.g. the references' pairs and a calibration file), weighting by degrees of freedom.
+PairSpread pool_spread(const PairSpread& a, const PairSpread& b);
+
+// The test of one candidate pair (A, B) against one reference R, on the prompts where ab_i, ar_i, br_i are all
+// defined. Per prompt d_i = ab_i - (ar_i + br_i)/2 (paired on the same prompt, so prompt difficulty cancels);
+// the statistic is D = mean d_i. Null: A, B and R are unrelated models of the same kind, so their pairs'
+// mean agreements are draws with the between-pair variance tau2 of `spread`: E D = 0 and
+// Var D = var(d)/n + 1.5 tau2 (pair effects of AB, AR, BR independent: 1 + 1/4 + 1/4). t = D / sqrt(Var D)
+// against Student's t with Satterthwaite's degrees of freedom (n - 1 for the prompt part, spread.df for the
+// pair part), one-sided. With tau2 = 0 this is a paired t-test over prompts.
 struct ReferenceTest {
   size_t prompts = 0;            // prompts with all three agreements defined
   double mean_ab = 0, mean_ar = 0, mean_br = 0;
-  double statistic = 0;          // mean excess agreement of the candidate pair: T / n
-  double null_sd = 0;            // sd of T / n under the null
-  double z = 0;
-  double log10_p = 0;            // one-sided, log10 P(Z >= z); 0 when the null variance is 0
+  double statistic = 0;          // D: mean excess agreement of the candidate pair over the reference's pairs
+  double sd_per_prompt = 0;      // sd of d_i
+  double pair_var = 0;           // 1.5 tau2, the pair-to-pair part of the null variance of D
+  double null_sd = 0;            // sqrt(var(d)/n + pair_var)
+  double df = 0;                 // Satterthwaite degrees of freedom
+  double z = 0;                  // the t statistic
+  double log10_p = 0;            // one-sided, log10 P(T >= t); 0 when the null variance is 0
   double log10_p_holm = 0;       // filled by holm_adjust
 };
 ReferenceTest reference_test(const std::vector<double>& ab, const std::vector<double>& ar,
-                             const std::vector<double>& br);
+                             const std::vector<double>& br, const PairSpread& spread = {});
+// The factor of tau2 in Var D.
+constexpr double kPairVarianceFactor = 1.5;
+
+// log10 P(T >= t) for Student's t with df degrees of freedom (df <= 0 or infinite: the normal).
+double student_t_log10_sf(double t, double df);
+// The (1 - p) quantile of Student's t (upper critical value), 0 < p < 1.
+double student_t_upper(double p, double df);
+
+// Power of the random-effects test at level alpha to find a mean excess `effect`, with n prompts whose d_i
+// have sd `sd_per_prompt`, pair part `pair_var` and `df` degrees of freedom; the smallest excess found with
+// probability `target`; and the prompts needed for `target` power (0 when no number of prompts reaches it:
+// the pair-to-pair spread alone hides an excess of that size).
+double power_random_effects(double effect, double sd_per_prompt, size_t n, double pair_var, double df, double alpha);
+double min_detectable_excess(double sd_per_prompt, size_t n, double pair_var, double df, double alpha, double target);
+size_t prompts_for_power_re(double effect, double sd_per_prompt, double pair_var, double df, double alpha,
+                            double target);
 
 // Holm's step-down adjustment of log10 p-values (returned in the input order, capped at 0).
 std::vector<double> holm_adjust(const std::vector<double>& log10_p);
