@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # labels: cli
-# `fromscratch qa append/scan` end to end: a new record is created with a marker, entries are numbered in
-# turn in both languages, a second append appends (the first entry stays byte for byte), a file with earlier
-# entries and a marker with trailing text, exit codes, and docs/tutorial.md is a record the next append fits.
+# The Q&A record end to end, through `fromscratch qa append/scan` and `fromscratch verify --qa`: a new record is
+# created with a marker, entries are numbered in turn in both languages, a second append or run appends (the
+# first entry stays byte for byte), a file with earlier entries and a marker with trailing text, exit codes,
+# only rank 0 writes under mpiexec, and docs/tutorial.md is a record the next append fits.
 set -euo pipefail
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
@@ -99,10 +100,42 @@ if [ -f "$FROMSCRATCH_SOURCE_DIR/docs/tutorial.md" ]; then
   $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); s=json.load(open(sys.argv[2])); assert d["number"]==s["next_number"] and not d["marker_added"], (d, s)' "$work/out.json" "$work/scan.json"
 fi
 
+# verify --qa: the run's findings as numbered entries, Korean then English, a second run appends (the first entry
+# stays byte for byte), numbering continues a record with earlier entries, a refused run appends nothing.
+"$F" synth family --template solar-open --scale tiny --seed 3 --hidden 64 --layers 2 --experts 4 --vocab 256 \
+  --members fine-tuned --out "$work/fam" --threads 1 > /dev/null
+FAST=(--null-draws 19 --matched-draws 9 --threads 1 --quiet)
+"$F" verify "$work/fam/fine-tuned" --against "$work/fam/base" --out "$work/v1" --qa "$work/rec.md" "${FAST[@]}" > /dev/null
+grep -q "^### Q1: fine-tuned: 처음부터 학습한(from scratch) 모델인가, 아니면 base에서 파생된 모델인가?$" "$work/rec.md"
+grep -q '^\*\*판정\*\*: derived' "$work/rec.md"
+grep -q '^\*\*재현 명령\*\*: `fromscratch verify ' "$work/rec.md"
+cp "$work/rec.md" "$work/rec.v1.md"
+"$F" verify "$work/fam/fine-tuned" --against "$work/fam/base" --out "$work/v2" --qa "$work/rec.md" --lang en "${FAST[@]}" > /dev/null
+grep -q "^### Q2: Was fine-tuned trained from scratch, or derived from base?$" "$work/rec.md"
+grep -q '^\*\*Asked\*\*: ' "$work/rec.md"
+grep -q '^\*\*Verdict\*\*: derived' "$work/rec.md"
+$PY - "$work/rec.v1.md" "$work/rec.md" <<'PYEOF'
+import sys
+old = open(sys.argv[1], "rb").read(); new = open(sys.argv[2], "rb").read()
+m = old.index(b"<!-- TUTORIAL_MARKER")
+assert new.startswith(old[:m]) and new.endswith(old[m:]), "the second run rewrote more than its entry"
+assert new.count(b"<!-- TUTORIAL_MARKER") == 1
+PYEOF
+cp "$work/rec.md" "$work/rec.v2.md"
+expect_rc 2 "$F" verify "$work/fam/fine-tuned" --against "$work/fam/base" --out "$work/v2" --qa "$work/rec.md" "${FAST[@]}"
+cmp "$work/rec.md" "$work/rec.v2.md"                                          # refused: nothing appended
+printf '# Findings\n\n### Q5: earlier\n\n**질문 시각**: 2026-01-02\n\n**답변**:\n\nold\n\n---\n\n<!-- TUTORIAL_MARKER (keep) -->\nafter\n' > "$work/old-rec.md"
+"$F" verify "$work/fam/fine-tuned" --against "$work/fam/base" --out "$work/v3" --qa "$work/old-rec.md" "${FAST[@]}" > /dev/null
+grep -q "^### Q6: fine-tuned" "$work/old-rec.md"
+tail -n 2 "$work/old-rec.md" | head -n 1 | grep -q '^<!-- TUTORIAL_MARKER (keep) -->$'
+tail -n 1 "$work/old-rec.md" | grep -q '^after$'
+
 # Only rank 0 writes under mpiexec.
 if [ -n "${MPIEXEC:-}" ] && command -v "$MPIEXEC" > /dev/null; then
   "$MPIEXEC" -n 2 "$F" qa append "$work/mpi.md" --question q --answer a > "$work/out.txt"
   test "$(grep -c '^### Q' "$work/mpi.md")" -eq 1
   test "$(grep -c 'appended' "$work/out.txt")" -eq 1
+  "$MPIEXEC" -n 2 "$F" verify "$work/fam/fine-tuned" --against "$work/fam/base" --out "$work/v4" --qa "$work/mpi.md" "${FAST[@]}" > /dev/null
+  test "$(grep -c '^### Q' "$work/mpi.md")" -eq 2
 fi
 echo "qa: all checks passed"
