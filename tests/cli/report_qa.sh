@@ -37,6 +37,10 @@ expect_rc 1 "$F" qa append "$work/x.md" --question q --answer-file "$work/missin
 test ! -e "$work/x.md"
 expect_rc 1 "$F" qa append "$work/no/such/folder/x.md" --question q --answer a
 expect_rc 1 "$F" qa scan "$work/missing.md"
+mkfifo "$work/fifo.md"                                                       # refused at once, never waited on
+expect_rc 1 "$F" qa scan "$work/fifo.md"
+expect_rc 1 "$F" qa append "$work/fifo.md" --question q --answer a
+expect_rc 1 "$F" qa append "$work/x.md" --question q --answer-file "$work/fifo.md"
 
 # A new record (Korean by default): title, Q1, marker.
 printf '**판정**: derived (log10 p = -70)\n\n```sh\nfromscratch verify fam/disguised --against fam/base --out r\n```\n' > "$work/a1.md"

@@ -348,6 +348,10 @@ TEST(QaRecordFile, RefusalsLeaveTheFileAsItWas) {
   EXPECT_THROW(append_qa_entry_to_file((dir.path() / "no-such-folder" / "qa.md").string(), entry("q", "a"), QaLang::kEn),
                IoError);
   EXPECT_THROW(append_qa_entry_to_file(dir.path().string(), entry("q", "a"), QaLang::kEn), IoError);
+  // A FIFO is refused at once (opened non-blocking, then checked), never waited on.
+  fs::path fifo = dir.path() / "fifo.md";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  EXPECT_THROW(append_qa_entry_to_file(fifo.string(), entry("q", "a"), QaLang::kEn), IoError);
   fs::path p = dir.path() / "qa.md";
   const std::string old = "<!-- TUTORIAL_MARKER -->\n";
   write_file(p, old);
