@@ -134,6 +134,7 @@ int run_plan(Context& ctx, const Args& args) {
     ("inputs", po::value<std::vector<std::string>>(), "JOB.json (its models), or model paths / catalog names")
     ("ranks", po::value<int>(&ranks), "ranks to plan for (default: this run's rank count)")
     ("unit", po::value<std::string>(&unit_name)->default_value("auto"), "work unit: tensor, role_pair, layer_experts, auto (tensor for one model, role_pair for more)")
+    ("split", "split units larger than half the mean bytes per rank into parts on several ranks (reports the bytes the test must then gather)")
     ("tensors", "list every tensor with its rank")
     ("json", "print JSON");
   po::positional_options_description pos;
@@ -188,7 +189,7 @@ int run_plan(Context& ctx, const Args& args) {
                                 t[4].get<int>(), t[5].get<bool>()});
     }
   for (auto& v : per_model) tensors.insert(tensors.end(), v.begin(), v.end());
-  dist::SweepPlan p = dist::plan_sweep(tensors, ranks, unit);
+  dist::SweepPlan p = dist::plan_sweep(tensors, ranks, unit, vm.count("split") > 0);
 
   double mean = static_cast<double>(p.total_bytes) / ranks;
   if (vm.count("json")) {
@@ -196,6 +197,7 @@ int run_plan(Context& ctx, const Args& args) {
                         {"models", ordered_json::array()}, {"tensors", tensors.size()}, {"units", p.units},
                         {"bytes", p.total_bytes}, {"largest_unit_bytes", p.largest_unit},
                         {"mean_rank_bytes", mean}, {"imbalance", p.imbalance}, {"imbalance_bound", p.bound},
+                        {"split", vm.count("split") > 0}, {"split_units", p.split_units}, {"moved_bytes", p.moved_bytes},
                         {"rank_bytes", p.rank_bytes}, {"rank_tensors", p.rank_tensors}};
     for (size_t m = 0; m < models.size(); ++m) {
       uint64_t b = 0;
@@ -226,8 +228,11 @@ int run_plan(Context& ctx, const Args& args) {
       ctx.out() << tensors[i].model << "  " << p.owner[i] << "  " << tensors[i].bytes << "  " << p.unit_of[i] << "  "
                 << tensors[i].name << "\n";
   }
-  ctx.out() << "imbalance (max/mean - 1): " << str_fixed(100 * p.imbalance, 2) << "%  (bound from the largest unit: "
+  ctx.out() << "imbalance (max/mean - 1): " << str_fixed(100 * p.imbalance, 2) << "%  (bound from the largest unit or part: "
             << str_fixed(100 * p.bound, 2) << "%)\n";
+  if (vm.count("split"))
+    ctx.out() << "split units: " << p.split_units << "; bytes to gather to the rank holding each split unit's largest part: "
+              << human_bytes(static_cast<double>(p.moved_bytes)) << "\n";
   return kExitOk;
 }
 

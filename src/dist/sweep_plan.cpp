@@ -1,6 +1,7 @@
 #include "fromscratch/dist/sweep_plan.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "fromscratch/core/errors.hpp"
@@ -25,13 +26,14 @@ PlanUnit plan_unit_from_name(const std::string& s) {
   throw UsageError(str("unknown plan unit '", s, "' (tensor, role_pair, layer_experts)"));
 }
 
-SweepPlan plan_sweep(const std::vector<PlanTensor>& tensors, int ranks, PlanUnit unit) {
+SweepPlan plan_sweep(const std::vector<PlanTensor>& tensors, int ranks, PlanUnit unit, bool split) {
   if (ranks < 1 || ranks > 1'000'000) throw UsageError(str("ranks = ", ranks, " out of range (limit: 1..1000000)"));
   SweepPlan p;
   p.unit = unit;
   p.ranks = ranks;
   p.unit_of.resize(tensors.size());
   std::map<std::string, uint64_t> unit_bytes;
+  std::map<std::string, std::vector<size_t>> members;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const PlanTensor& t = tensors[i];
     std::string key;
@@ -45,30 +47,67 @@ SweepPlan plan_sweep(const std::vector<PlanTensor>& tensors, int ranks, PlanUnit
     }
     p.unit_of[i] = key;
     unit_bytes[key] += t.bytes;
+    members[key].push_back(i);
     p.total_bytes += t.bytes;
+    p.largest_unit = std::max(p.largest_unit, unit_bytes[key]);
   }
+  const double mean = static_cast<double>(p.total_bytes) / ranks;
+  p.units = unit_bytes.size();
+  // Placement items: whole units, or parts of the units split (each part a set of the unit's tensors).
   std::vector<WorkItem> items;
-  std::map<std::string, size_t> unit_index;
+  std::vector<std::vector<size_t>> item_tensors;
+  std::vector<std::string> item_unit;
+  uint64_t largest_item = 0;
   for (const auto& [k, b] : unit_bytes) {
-    unit_index[k] = items.size();
-    items.push_back({k, b});
-    p.largest_unit = std::max(p.largest_unit, b);
+    const auto& mem = members[k];
+    if (split && static_cast<double>(b) > mean / 2 && mem.size() > 1) {
+      ++p.split_units;
+      // Parts of at most an eighth of the mean: small enough for LPT to even out (parts of half the mean
+      // leave ranks with 3 parts next to ranks with 2).
+      size_t parts = std::min<size_t>(mem.size(), static_cast<size_t>(std::ceil(b / (mean / 8))));
+      std::vector<size_t> order = mem;
+      std::sort(order.begin(), order.end(), [&](size_t a, size_t c) {
+        return tensors[a].bytes != tensors[c].bytes ? tensors[a].bytes > tensors[c].bytes : a < c;
+      });
+      std::vector<uint64_t> load(parts, 0);
+      std::vector<std::vector<size_t>> part(parts);
+      for (size_t i : order) {
+        size_t j = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+        load[j] += tensors[i].bytes;
+        part[j].push_back(i);
+      }
+      for (size_t j = 0; j < parts; ++j) {
+        items.push_back({str(k, " #", j), load[j]});
+        item_tensors.push_back(part[j]);
+        item_unit.push_back(k);
+        largest_item = std::max(largest_item, load[j]);
+      }
+    } else {
+      items.push_back({k, b});
+      item_tensors.push_back(mem);
+      item_unit.push_back(k);
+      largest_item = std::max(largest_item, b);
+    }
   }
-  p.units = items.size();
-  std::vector<int> unit_owner = plan_by_bytes(items, ranks);
+  std::vector<int> item_owner = plan_by_bytes(items, ranks);
   p.owner.resize(tensors.size());
   p.rank_bytes.assign(ranks, 0);
   p.rank_tensors.assign(ranks, 0);
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    int r = unit_owner[unit_index[p.unit_of[i]]];
-    p.owner[i] = r;
-    p.rank_bytes[r] += tensors[i].bytes;
-    ++p.rank_tensors[r];
+  std::map<std::string, std::pair<uint64_t, int>> gather;  // unit -> (largest part bytes, its rank)
+  for (size_t k = 0; k < items.size(); ++k) {
+    for (size_t i : item_tensors[k]) {
+      p.owner[i] = item_owner[k];
+      p.rank_bytes[item_owner[k]] += tensors[i].bytes;
+      ++p.rank_tensors[item_owner[k]];
+    }
+    auto& g = gather[item_unit[k]];
+    if (items[k].bytes > g.first) g = {items[k].bytes, item_owner[k]};
   }
-  double mean = static_cast<double>(p.total_bytes) / ranks;
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (p.owner[i] != gather[p.unit_of[i]].second) p.moved_bytes += tensors[i].bytes;
   uint64_t mx = p.rank_bytes.empty() ? 0 : *std::max_element(p.rank_bytes.begin(), p.rank_bytes.end());
   p.imbalance = mean > 0 ? mx / mean - 1 : 0;
-  p.bound = mean > 0 ? std::max(mean, static_cast<double>(p.largest_unit)) / mean - 1 : 0;
+  p.bound = mean > 0 ? std::max(mean, static_cast<double>(largest_item)) / mean - 1 : 0;
   return p;
 }
 

@@ -205,6 +205,15 @@ TEST(SweepPlan, SameOnEveryRankAndBalanced) {
   auto layers = dist::plan_sweep(ts, 4, dist::PlanUnit::layer_experts);
   EXPECT_EQ(layers.units, 6u);
   EXPECT_GE(layers.imbalance, layers.bound - 1e-12);
+  // Split: 6 layer units over 4 ranks cannot balance; split into parts they can, at the price of a gather.
+  auto split = dist::plan_sweep(ts, 4, dist::PlanUnit::layer_experts, true);
+  EXPECT_EQ(split.split_units, 6u);
+  EXPECT_LT(split.imbalance, layers.imbalance);
+  EXPECT_LT(split.imbalance, 0.05);
+  EXPECT_GT(split.moved_bytes, 0u);
+  uint64_t total = 0;
+  for (auto b : split.rank_bytes) total += b;
+  EXPECT_EQ(total, split.total_bytes);
 }
 
 }  // namespace

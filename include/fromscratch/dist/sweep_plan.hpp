@@ -47,8 +47,14 @@ struct SweepPlan {
   std::vector<size_t> rank_tensors;
   double imbalance = 0;  // max / mean - 1
   double bound = 0;      // max(largest unit, mean) / mean - 1
+  size_t split_units = 0;    // units split into parts (split = true)
+  uint64_t moved_bytes = 0;  // bytes of split units away from their gathering rank
 };
 
-SweepPlan plan_sweep(const std::vector<PlanTensor>& tensors, int ranks, PlanUnit unit);
+// split: a unit larger than half the mean bytes per rank is split into parts of about an eighth of the mean
+// (its tensors, largest first, to the lightest part), each part placed like a unit. The test then needs the parts on one rank: `moved_bytes`
+// counts what the ranks holding the other parts must send to the rank holding the unit's largest part (raw
+// tensors for a test that needs them; only fingerprints for a test that runs on fingerprints).
+SweepPlan plan_sweep(const std::vector<PlanTensor>& tensors, int ranks, PlanUnit unit, bool split = false);
 
 }  // namespace fromscratch::dist
