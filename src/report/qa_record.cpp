@@ -509,6 +509,16 @@ std::string write_temp(const fs::path& path, std::string_view bytes, const struc
   return tmp;
 }
 
+// After a rename or link: the folder's entry reaches the disk too (a crash cannot bring back the old record
+// once the call has returned). Best effort: some file systems refuse fsync on a folder.
+void sync_folder(const fs::path& path) {
+  fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fsync(fd);
+  ::close(fd);
+}
+
 }  // namespace
 
 QaAppendResult append_qa_entry_to_file(const std::string& path_arg, const QaEntry& entry, QaLang lang) {
@@ -534,6 +544,7 @@ QaAppendResult append_qa_entry_to_file(const std::string& path_arg, const QaEntr
       std::string tmp = write_temp(path, r.text, nullptr);
       if (::link(tmp.c_str(), p.c_str()) == 0) {
         ::unlink(tmp.c_str());
+        sync_folder(path);
         return r;
       }
       int e = errno;
@@ -542,7 +553,10 @@ QaAppendResult append_qa_entry_to_file(const std::string& path_arg, const QaEntr
         continue;
       }
       if (e == EPERM || e == EOPNOTSUPP || e == EMLINK) {  // file systems without hard links
-        if (::rename(tmp.c_str(), p.c_str()) == 0) return r;
+        if (::rename(tmp.c_str(), p.c_str()) == 0) {
+          sync_folder(path);
+          return r;
+        }
         e = errno;
       }
       ::unlink(tmp.c_str());
@@ -578,6 +592,7 @@ QaAppendResult append_qa_entry_to_file(const std::string& path_arg, const QaEntr
       ::unlink(tmp.c_str());
       throw IoError(p, "rename the new version into place", e);
     }
+    sync_folder(path);
     return r;  // the lock goes with fd, after the rename
   }
   throw IoError(p, "other runs kept replacing the file; gave up after 100 tries");

@@ -43,7 +43,8 @@
 //   * The file wrapper writes a temporary file in the same folder and renames it over the original (a reader
 //     sees the old file or the new one, never half), keeps the file's permission bits, writes through a
 //     symlink to its target, refuses a file the user cannot write and anything but a regular file, and takes
-//     an flock so that two runs appending to one file at once (a Slurm array) both land, numbered in turn.
+//     an flock so that two runs appending to one file at once (a Slurm array) both land, numbered in turn;
+//     the new file and its folder entry are fsynced before the call returns.
 #pragma once
 
 #include <cstdint>
