@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # labels: cli
-# docs/tutorial.md quotes real output. This runs the quick commands it quotes (tokenizer pairs, the compute budget,
+# docs/tutorial.md (and its Korean twin docs/tutorial.ko.md) quote real output. This runs the quick commands it quotes (tokenizer pairs, the compute budget,
 # the loss-curve check, the upcycling test on the tutorial's family) and checks that each number the tutorial
 # states is both in the tutorial and in the output, so neither can drift alone. The weight comparisons it quotes
 # (1-2 minutes each on a busy 2-core machine) are covered by tests/cli/weights_compare.sh and the truth tables.
@@ -10,21 +10,25 @@ trap 'rm -rf "$work"' EXIT
 trap 'echo "FAILED: line $LINENO: $BASH_COMMAND" >&2' ERR
 F="$FROMSCRATCH"
 T="$FROMSCRATCH_SOURCE_DIR/docs/tutorial.md"
+TK="$FROMSCRATCH_SOURCE_DIR/docs/tutorial.ko.md"   # the Korean tutorial quotes the same output
 M="${FROMSCRATCH_SHARED_DATA:-$FROMSCRATCH_SHARED_DATA_DEFAULT}/models"
 
-# both FILE TEXT...: every TEXT is in the tutorial and in FILE (fixed strings).
+# both FILE TEXT...: every TEXT is in both tutorials and in FILE (fixed strings).
 both() {
   local file=$1; shift
   for s in "$@"; do
     grep -qF -- "$s" "$T" || { echo "docs/tutorial.md no longer says: $s"; exit 1; }
+    grep -qF -- "$s" "$TK" || { echo "docs/tutorial.ko.md no longer says: $s"; exit 1; }
     grep -qF -- "$s" "$file" || { echo "the command no longer prints: $s"; cat "$file"; exit 1; }
   done
 }
 
-# The record itself: entries numbered, one marker at the end.
-"$F" qa scan "$T" --json > "$work/scan.json"
-/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["marker"] and d["marker_lines"]==1 and d["entries"]==d["highest_number"]>=9, d' "$work/scan.json"
-tail -n 1 "$T" | grep -q '^<!-- TUTORIAL_MARKER'
+# The records themselves: entries numbered, one marker at the end.
+for t in "$T" "$TK"; do
+  "$F" qa scan "$t" --json > "$work/scan.json"
+  /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["marker"] and d["marker_lines"]==1 and d["entries"]==d["highest_number"]>=9, d' "$work/scan.json"
+  tail -n 1 "$t" | grep -q '^<!-- TUTORIAL_MARKER'
+done
 
 # Q8: the compute budget and the loss-curve check.
 "$F" compute --config upstage/Solar-Open-100B --tokens 19.7e12 --gpu b200 --mfu 0.4 --gpus 1000 > "$work/compute.txt"
