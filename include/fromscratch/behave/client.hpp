@@ -2,7 +2,7 @@
 // POST {base}/completions and {base}/chat/completions with a concurrency limit, retries with exponential
 // backoff on 429/5xx/transport errors (Retry-After honoured), timeouts, and a response cache keyed by (URL,
 // model, endpoint, request body) so a rerun sends nothing. Implemented with libcurl in src/behave/http/ (an
-// impure library); this header includes no curl. Meant to merge into src/net/ once that client exists.
+// impure library); this header includes no curl. To merge into src/net/ once that client has a POST (docs/behaviour.md).
 //
 // The API key (Authorization: Bearer) is only ever put in the request header: it is not logged, not written
 // to the cache and not part of any Exchange.
