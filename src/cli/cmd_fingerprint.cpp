@@ -11,6 +11,7 @@
 //     sums are reduced exactly with dist::ExactSum).
 // Progress: every rank writes its byte count to FP.h5.journal/progress-R every few seconds from a side
 // thread; rank 0's side thread sums them and prints bytes, GB/s and ETA (no collective, nothing waits).
+#include <sys/resource.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -412,6 +413,12 @@ int run_fingerprint(Context& ctx, const Args& args) {
     if (error) std::rethrow_exception(error);
   });
   compute_seconds = comm.allreduce_max(compute_seconds);
+  // CPU seconds of each rank so far (all its threads): how evenly the work split, whatever the machine's load.
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+  std::vector<double> rank_cpu;
+  for (const auto& b : comm.gather_to_root(std::to_string(cpu))) rank_cpu.push_back(std::stod(b));
 
   // Write: every rank loads the prints of its write share (the byte plan over all tensors) from the journal.
   std::vector<int> write_owner = dist::plan_tensors(ck, comm.size());
@@ -448,14 +455,16 @@ int run_fingerprint(Context& ctx, const Args& args) {
                         {"tensors", N}, {"bytes", total_bytes}, {"resumed_tensors", finished.size()},
                         {"ranks", comm.size()}, {"threads", threads},
                         {"seconds", {{"compute", compute_seconds}, {"write", write_seconds}, {"total", secs}}},
-                        {"pca_components", grams.size()}};
+                        {"pca_components", grams.size()}, {"rank_cpu_seconds", rank_cpu}};
     if (as_json) ctx.out() << doc.dump(2) << "\n";
     else
       ctx.out() << "fingerprint " << out_path << ": " << N << " tensors, " << human_bytes(static_cast<double>(total_bytes))
                 << " (" << finished.size() << " resumed) on " << comm.size() << " rank(s) x " << threads << " thread(s)\n" << std::flush;
     ctx.err() << "# swept in " << compute_seconds << " s ("
               << human_bytes(compute_seconds > 0 ? (total_bytes - done_bytes) / compute_seconds : 0.0)
-              << "/s), wrote in " << write_seconds << " s\n";
+              << "/s), wrote in " << write_seconds << " s; CPU seconds per rank:";
+    for (double c : rank_cpu) ctx.err() << " " << c;
+    ctx.err() << "\n";
   }
   return kExitOk;
 }
