@@ -4,6 +4,7 @@
 
 #include "collective.hpp"
 #include "command.hpp"
+#include "fromscratch/io/fingerprint_h5.hpp"
 #include "fromscratch/io/h5_file.hpp"
 #include "fromscratch/remote/open_model.hpp"
 #include "fromscratch/weights/compare.hpp"
@@ -48,7 +49,7 @@ int run_weights_compare(Context& ctx, const Args& args) {
   std::string h5;
   int threads = 0;
   opts.add_options()
-    ("a", po::value<std::string>()->required(), "first checkpoint (folder, .safetensors or index)")
+    ("a", po::value<std::string>()->required(), "first checkpoint (folder, .safetensors, index, hub reference) or fingerprint .h5")
     ("b", po::value<std::string>()->required(), "second checkpoint")
     ("json", "print the result (verdict, records, maps) as JSON")
     ("h5", po::value<std::string>(&h5), "also write the result to this HDF5 file")
@@ -93,9 +94,41 @@ int run_weights_compare(Context& ctx, const Args& args) {
   run_collectively(ctx, [&] {
     if (!ctx.is_root()) return;  // the comparison runs on rank 0; the sweep distributes reading
     uint64_t cap = vm.count("max-download") ? remote::parse_byte_size(vm["max-download"].as<std::string>(), "--max-download") : 0;
-    auto a = open_view(ctx, vm["a"].as<std::string>(), cap);
-    auto b = open_view(ctx, vm["b"].as<std::string>(), cap);
+    const std::string ra = vm["a"].as<std::string>(), rb = vm["b"].as<std::string>();
+    const bool fa = io::looks_like_fingerprint(ra), fb = io::looks_like_fingerprint(rb);
     weights::ComparisonResult r;
+    if (fa || fb) {
+      // A fingerprint on either side: the other side is fingerprinted in memory with the same options, so both
+      // hold the same kind of values (sketches of one side against tensors of the other compare nothing).
+      std::unique_ptr<weights::ModelPrint> pa, pb;
+      if (fa) pa = std::make_unique<weights::ModelPrint>(io::read_fingerprint(ra));
+      if (fb) pb = std::make_unique<weights::ModelPrint>(io::read_fingerprint(rb));
+      if (pa && pb && !(pa->options.seed == pb->options.seed && pa->options.sketch_dim == pb->options.sketch_dim &&
+                        pa->options.full_max_elements == pb->options.full_max_elements &&
+                        pa->options.max_tokens == pb->options.max_tokens))
+        throw UsageError(ra + " and " + rb + " were swept with different sketch options (seed, sketch dimension, "
+                         "full-size limit, token count): their sketches cannot be compared");
+      if (!pa) {
+        o.progress("fingerprinting A with B's sketch options");
+        auto a = open_view(ctx, ra, cap);
+        pa = std::make_unique<weights::ModelPrint>(weights::fingerprint_model(*a, ra, pb->options, o.threads));
+      }
+      if (!pb) {
+        o.progress("fingerprinting B with A's sketch options");
+        auto b = open_view(ctx, rb, cap);
+        pb = std::make_unique<weights::ModelPrint>(weights::fingerprint_model(*b, rb, pa->options, o.threads));
+      }
+      weights::ModelView va(*pa), vb(*pb);
+      r = weights::compare_models(va, vb, o);
+      doc = r.to_json();
+      doc["fingerprints"] = {{"a", fa}, {"b", fb}, {"sketch_dim", pa->options.sketch_dim},
+                             {"full_max_elements", pa->options.full_max_elements}};
+      doc["seed"] = o.seed;
+      text = r.to_text();
+      return;
+    }
+    auto a = open_view(ctx, ra, cap);
+    auto b = open_view(ctx, rb, cap);
     if (vm.count("sketched")) {
       weights::FingerprintOptions fo;
       fo.sketch_dim = positive(vm, "sketch-dim", 1, 4096);

@@ -107,6 +107,11 @@ kb = [(r["reference"], r["verdict"], r["evidence_score"]) for r in b["results"]]
 assert ka == kb, (ka, kb)
 EOF
 fi
+# `weights compare` takes a fingerprint in place of a folder (the folder side is fingerprinted alike).
+"$F" weights compare "$work/disguised" "$work/archive/base.h5" --json --quiet "${draws[@]}" > "$work/w.json"
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["verdict"] == "derived" and d["fingerprints"]["b"], d["verdict"]' "$work/w.json"
+"$F" weights compare "$work/archive/independent.h5" "$work/archive/base.h5" --json --quiet "${draws[@]}" > "$work/w.json"
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["verdict"] == "independent", d["verdict"]' "$work/w.json"
 # Plain text output names every reference.
 "$F" compare "$work/disguised" --archive "$work/archive" --quiet "${draws[@]}" --archive-null off > "$work/text.txt"
 for ref in base independent fine-tuned expert-permuted continued-pretraining upcycled; do grep -q "$ref" "$work/text.txt"; done
