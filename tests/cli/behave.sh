@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # labels: cli
 # `fromscratch behave` end to end against the OpenAI-compatible test server (tests/support/behave/server.py)
-# serving real tiny models (tests/data/behave/models, truth.json): compare finds the disguised copy and the
-# fine-tune and calls no independent pair derived; a rerun is served from the cache (zero requests); the
+# serving real tiny models (tests/data/behave/models, truth.json): compare finds the disguised copy and calls no
+# independent pair derived (the light fine-tune needs --calibration: tests/cli/behave_calibration.sh); a rerun is served from the cache (zero requests); the
 # API key never reaches any output or the cache; cutoff and refusal run and compare two models.
 set -euo pipefail
 work=$(mktemp -d)
