@@ -33,6 +33,18 @@ grep -q "URL#MODEL" "$work/err.txt"
 expect_rc 2 "$F" behave compare http://127.0.0.1:1/v1#a http://127.0.0.1:1/v1#a
 expect_rc 2 "$F" behave compare http://127.0.0.1:1/v1#a http://127.0.0.1:1/v1#b --prompts 0
 expect_rc 2 "$F" behave compare ftp://127.0.0.1:1/v1#a http://127.0.0.1:1/v1#b
+# --calibration: a file that is not a calibration result, or one measured with other --tokens, is refused
+# before any request (tests/cli/behave_calibration.sh runs the real thing)
+Q=(http://127.0.0.1:1/v1#a http://127.0.0.1:1/v1#b --reference http://127.0.0.1:1/v1#c --reference http://127.0.0.1:1/v1#d)
+printf '{"test": "calibration"}\n' > "$work/badcal.json"
+expect_rc 1 "$F" behave compare "${Q[@]}" --calibration "$work/badcal.json"
+grep -q "badcal.json.*spread" "$work/err.txt"
+printf '{"test": "calibration", "corpus": "built-in prompts.txt", "prompt_seed": 20250101, "tokens": 12,
+ "spread": {"prefix": {"tau2": 0.001, "df": 20}, "top_overlap": {"tau2": -1, "df": 20}}}\n' > "$work/cal12.json"
+expect_rc 2 "$F" behave compare "${Q[@]}" --calibration "$work/cal12.json" --tokens 32
+grep -q "12 tokens" "$work/err.txt"
+expect_rc 1 "$F" behave compare "${Q[@]}" --calibration "$work/cal12.json" --tokens 12
+grep -q "top_overlap" "$work/err.txt"
 
 behave_start_server "$work"
 export OPENAI_API_KEY=sk-test-secret-0123456789
