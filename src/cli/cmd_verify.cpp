@@ -17,6 +17,7 @@
 
 #include "collective.hpp"
 #include "command.hpp"
+#include "fromscratch/io/fingerprint_h5.hpp"
 #include "fromscratch/core/errors.hpp"
 #include "fromscratch/core/strings.hpp"
 #include "fromscratch/io/h5_file.hpp"
@@ -241,6 +242,7 @@ int run_verify_command(Context& ctx, const Args& args_in) {
   report::QaLang lang = report::parse_qa_lang(vm["lang"].as<std::string>());
 
   report::VerifyOptions o;
+  o.read_fingerprint = [](const std::string& path) { return io::read_fingerprint(path); };
   o.candidate = {report::default_label(vm["candidate"].as<std::string>()), vm["candidate"].as<std::string>()};
   for (const auto& r : vm["against"].as<std::vector<std::string>>()) o.references.push_back({report::default_label(r), r});
   if (vm.count("tokens")) {

@@ -69,6 +69,7 @@ struct Probe {
   std::string config_reason;  // why no config / no spec
   std::string tokenizer_file, tokenizer_reason;
   std::optional<Checkpoint> ck;
+  std::shared_ptr<weights::ModelPrint> print;  // a fingerprint input, read
   std::string weights_reason;
   std::optional<tk::TokenizerProfile> profile;
   json doc;  // the input's record in the results
@@ -86,7 +87,7 @@ int checkpoint_layers(const Checkpoint& ck) {
   return top + 1;
 }
 
-Probe probe(const ModelInput& in, std::vector<std::string>& findings) {
+Probe probe(const ModelInput& in, std::vector<std::string>& findings, const VerifyOptions& o) {
   Probe p;
   p.in = in;
   p.kind = input_kind(in.path);
@@ -133,8 +134,32 @@ Probe probe(const ModelInput& in, std::vector<std::string>& findings) {
   }
   // weights
   if (p.kind == InputKind::kFingerprint) {
-    p.weights_reason = "fingerprint inputs are recognised but verify does not read them yet (use weights compare "
-                       "on the checkpoints, or compare --archive)";
+    if (!o.read_fingerprint) {
+      p.weights_reason = "fingerprint inputs need the fingerprint reader (not available in this build)";
+    } else {
+      try {
+        p.print = std::make_shared<weights::ModelPrint>(o.read_fingerprint(in.path));
+        if (p.raw_config.is_null() && !p.print->config_json.empty()) {
+          try {
+            p.raw_config = json::parse(p.print->config_json);
+            p.config_reason.clear();
+            try {
+              p.spec = arch::parse_config(p.raw_config, in.path + " (config.json kept in the fingerprint)");
+            } catch (const std::exception& e) {
+              p.config_reason = "config.json (in the fingerprint) not understood: " + what(e);
+            }
+          } catch (const std::exception& e) {
+            p.raw_config = nullptr;
+            p.config_reason = "config.json in the fingerprint unreadable: " + what(e);
+          }
+        }
+        if (p.tokenizer_file.empty())
+          p.tokenizer_reason = "a fingerprint keeps the decoded bytes of common tokens, not the tokenizer";
+      } catch (const std::exception& e) {
+        p.weights_reason = "fingerprint unreadable: " + what(e);
+        findings.push_back(in.label + ": " + p.weights_reason);
+      }
+    }
   } else if (p.kind != InputKind::kMissing) {
     try {
       p.ck = open_checkpoint(in.path);
@@ -240,9 +265,9 @@ nlohmann::json run_verify(const VerifyOptions& o) {
     if (o.progress) o.progress(s);
   };
   std::vector<std::string> findings;
-  Probe cand = probe(o.candidate, findings);
+  Probe cand = probe(o.candidate, findings, o);
   std::vector<Probe> refs;
-  for (const auto& r : o.references) refs.push_back(probe(r, findings));
+  for (const auto& r : o.references) refs.push_back(probe(r, findings, o));
   {
     std::set<std::string> seen{cand.in.label};
     for (const auto& r : refs)
@@ -320,9 +345,48 @@ nlohmann::json run_verify(const VerifyOptions& o) {
       }
     }
     // weights
-    if (!cand.ck || !ref.ck) {
-      channels["weights"] = not_run(!cand.ck ? cand.in.label + ": " + cand.weights_reason
-                                             : ref.in.label + ": " + ref.weights_reason);
+    const bool cand_w = cand.ck || cand.print, ref_w = ref.ck || ref.print;
+    if (!cand_w || !ref_w) {
+      channels["weights"] = not_run(!cand_w ? cand.in.label + ": " + cand.weights_reason
+                                            : ref.in.label + ": " + ref.weights_reason);
+    } else if (cand.print || ref.print) {
+      // A fingerprint on either side: both sides as fingerprints with the same sketch options (the folder side
+      // is fingerprinted in memory), compared by the same tests (docs/fingerprints.md).
+      try {
+        const weights::FingerprintOptions& fo = cand.print ? cand.print->options : ref.print->options;
+        auto as_print = [&](const Probe& p) {
+          if (p.print) {
+            const auto& po = p.print->options;
+            if (po.seed != fo.seed || po.sketch_dim != fo.sketch_dim || po.full_max_elements != fo.full_max_elements ||
+                po.max_tokens != fo.max_tokens)
+              throw UsageError(p.in.label + ": swept with other sketch options than " +
+                               (cand.print ? cand.in.label : ref.in.label) + "; sketches cannot be compared");
+            return *p.print;
+          }
+          progress(str("fingerprinting ", p.in.label, " in memory (the other side is a fingerprint)"));
+          weights::ModelView v(p.in.path);
+          return weights::fingerprint_model(v, p.in.label, fo, o.weights.threads);
+        };
+        weights::ModelPrint pa = as_print(cand), pb = as_print(ref);
+        weights::ModelView va(pa), vb(pb);
+        progress(str("weights: ", cand.in.label, " vs ", ref.in.label, " (fingerprints)"));
+        auto res = weights::compare_models(va, vb, o.weights);
+        json wj = json::parse(res.to_json().dump());
+        wj["seed"] = o.weights.seed;
+        wj["fingerprints"] = {{"candidate", bool(cand.print)}, {"reference", bool(ref.print)},
+                              {"sketch_dim", fo.sketch_dim}, {"full_max_elements", fo.full_max_elements}};
+        auto s = strongest_family_record(wj);
+        channels["weights"] = {{"status", "run"},
+                               {"question", "were the weights derived from the reference?"},
+                               {"verdict", res.verdict},
+                               {"decides_verdict", true},
+                               {"reason", res.reason},
+                               {"strongest_record", s.index},
+                               {"result", wj}};
+      } catch (const std::exception& e) {
+        channels["weights"] = failed(what(e));
+        findings.push_back(str("weights ", cand.in.label, " vs ", ref.in.label, " failed: ", what(e)));
+      }
     } else {
       try {
         if (!cand_view && cand_view_error.empty()) {

@@ -125,4 +125,19 @@ FROMSCRATCH_GNUPLOT=/nonexistent/gnuplot "$F" verify "$work/fam/fine-tuned" --ag
 grep -q "figure not drawn" "$work/o8/report.html"
 grep -q "</html>" "$work/o8/report.html"
 ! grep -q "<svg" "$work/o8/report.html"
+# 9. Fingerprints in place of folders (the references swept once, then deleted): same verdicts as in 1.
+mkdir -p "$work/fp"
+"$F" fingerprint "$work/fam/base" --out "$work/fp/base.h5" --name base --quiet --full-max-elements 0 --sketch-dim 32
+"$F" fingerprint "$work/fam/independent" --out "$work/fp/independent.h5" --name independent --quiet --full-max-elements 0 --sketch-dim 32
+"$F" verify "$work/fam/fine-tuned" --against "$work/fp/base.h5" "$work/fp/independent.h5" --out "$work/o9" \
+  --json "${FAST[@]}" > "$work/s9.json"
+$PY - "$work/s1.json" "$work/s9.json" <<'PYEOF'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+va = sorted(a["verdict"]["by_reference"].values())
+vb = b["verdict"]["by_reference"]
+assert vb == {"base.h5": "derived", "independent.h5": "independent"}, vb
+assert b["verdict"]["overall"] == a["verdict"]["overall"] == "derived"
+PYEOF
+grep -q "fingerprint" "$work/o9/report.md"
 echo "verify: ok"

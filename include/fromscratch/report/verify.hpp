@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "fromscratch/weights/compare.hpp"
+#include "fromscratch/weights/fingerprint.hpp"
 
 namespace fromscratch::report {
 
@@ -49,6 +50,9 @@ struct VerifyOptions {
   weights::CompareOptions weights;  // seed, draws, threads, alpha of the weight channel
   std::vector<std::string> command;  // the command line that reproduces the run (recorded in the results)
   std::function<void(const std::string&)> progress;  // stage messages, may be empty
+  // Reads a fingerprint file (HDF5 lives outside the pure libraries: the command injects io::read_fingerprint).
+  // Without it, fingerprint inputs are listed with the weights channel not run.
+  std::function<weights::ModelPrint(const std::string& path)> read_fingerprint;
 };
 
 InputKind input_kind(const std::string& path);
