@@ -305,4 +305,63 @@ TEST(BehaveAnalysis, CompareVerdicts) {
   const auto fj = compare_models(failed, o);
   EXPECT_EQ(fj["verdict"], "inconclusive");
   EXPECT_EQ(fj["usable_prompts"], 50);
+  // no logprobs: only the prefix measure is available, and the JSON says so
+  const auto dj = compare_models(in, o);
+  ASSERT_EQ(dj["measures"].size(), 2u);
+  EXPECT_EQ(dj["measures"][0]["measure"], "prefix");
+  EXPECT_TRUE(dj["measures"][0]["available"].get<bool>());
+  EXPECT_FALSE(dj["measures"][1]["available"].get<bool>());
+  EXPECT_TRUE(dj["measures"][0].contains("min_detectable_excess"));
+}
+
+// The first-token measure finds a pair whose greedy texts differ but whose next-token distributions agree (a
+// light fine-tune), and the calibration over unrelated models reports both measures.
+TEST(BehaveAnalysis, TopOverlapMeasureAndCalibration) {
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> u(0, 1);
+  const std::string letters = "abcdefghij";
+  auto text = [&] {
+    std::string s;
+    for (int i = 0; i < 16; ++i) s.push_back(letters[rng() % letters.size()]);
+    return s;
+  };
+  auto top = [&](double shift) {  // a random distribution over 5 of the 10 letters, optionally near a given one
+    std::vector<std::pair<std::string, double>> t;
+    for (int k = 0; k < 5; ++k) t.emplace_back(std::string(1, letters[k]), std::log(0.02 + 0.1 * u(rng) + shift * (k == 0)));
+    return t;
+  };
+  CompareInput in;
+  in.names = {"A", "B", "R1", "R2", "R3", "R4"};
+  in.answers.resize(6);
+  for (int i = 0; i < 200; ++i) {
+    in.prompts.push_back("p" + std::to_string(i));
+    for (int m = 0; m < 6; ++m) {
+      Answer a;
+      a.ok = true;
+      a.text = text();
+      a.tokens = 16;
+      a.first_top = top(0);
+      in.answers[m].push_back(a);
+    }
+    // B: different greedy text, but its first-token distribution is A's
+    in.answers[1][i].first_top = in.answers[0][i].first_top;
+  }
+  CompareOptions o;
+  o.max_tokens = 16;
+  const auto d = compare_models(in, o);
+  EXPECT_EQ(d["verdict"], "derived") << d.dump(1);
+  EXPECT_TRUE(d["measures"][1]["available"].get<bool>());
+  EXPECT_LT(d["measures"][1]["log10_p"].get<double>(), -2);
+  EXPECT_GT(d["measures"][0]["log10_p"].get<double>(), -2);  // the greedy texts say nothing
+  // calibration over the four unrelated models R1..R4 (and A): both measures, uniform enough, none derived
+  std::vector<std::vector<Answer>> pop(in.answers.begin() + 2, in.answers.end());
+  pop.push_back(in.answers[0]);
+  const Calibration c = calibrate(pop, 60, 200, 7, o);
+  EXPECT_EQ(c.resamples, 200u);
+  for (const auto& mc : c.measures) {
+    EXPECT_TRUE(mc.available);
+    EXPECT_EQ(mc.p_values.size(), 200u);
+    EXPECT_EQ(mc.spread.pairs, 10u);
+  }
+  EXPECT_LE(c.derived, 4u);
 }
