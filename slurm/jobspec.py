@@ -15,6 +15,7 @@ Usage (every error names the job file and the field, exit 1; usage errors exit 2
   jobspec.py fingerprint JOB I             sweep job: RANKS THREADS fingerprint MODEL --out ARCHIVE/NAME.h5 ...
   jobspec.py compare JOB                   sweep job: RANKS THREADS OUTFILE compare ARCHIVE/CAND.h5 --archive ...
   jobspec.py expect JOB                    sweep job: "REFERENCE VERDICT" lines (the expected verdicts, if any)
+  jobspec.py verify JOB RESULT.json        sweep job: the compare result against "expect"; exit 1 on a mismatch
   jobspec.py resources JOB                 RANKS THREADS TIME PARTITION NODES ARRAY_SIZE (for submit.sh)
 
 Model paths are templates: ${VAR} / $VAR are replaced from the environment (FROMSCRATCH_MODELS,
@@ -180,7 +181,7 @@ def emit(items):
 
 
 def main(argv):
-    if len(argv) < 3 or argv[1] not in {"check", "command", "models", "fingerprint", "compare", "expect", "resources"}:
+    if len(argv) < 3 or argv[1] not in {"check", "command", "models", "fingerprint", "compare", "expect", "verify", "resources"}:
         print(__doc__.split("\n\n")[2], file=sys.stderr)
         return 2
     op, path = argv[1], argv[2]
@@ -212,6 +213,21 @@ def main(argv):
         for r, v in job.get("expect", {}).items():
             print(r, v)
         return 0
+    if op == "verify":
+        if len(argv) != 4:
+            raise JobError(f"{path}: verify needs the compare result file")
+        try:
+            res = json.load(open(argv[3]))
+            got = {r["reference"]: r["verdict"] for r in res["results"]}
+        except Exception as e:
+            raise JobError(f"{argv[3]}: not a compare result ({{\"results\": [{{\"reference\", \"verdict\"}}]}}): {e}")
+        bad = 0
+        for r, want in job.get("expect", {}).items():
+            v = got.get(r, "(missing)")
+            ok = v == want
+            bad += not ok
+            print(f"expect {job['candidate']} vs {r}: {want}, got {v}: {'ok' if ok else 'MISMATCH'}")
+        return 1 if bad else 0
     archive = archive_dir(path, job)
     if op == "fingerprint":
         if len(argv) != 4 or not argv[3].isdigit():

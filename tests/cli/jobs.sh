@@ -56,4 +56,13 @@ for bad in "{\"name\": \"s\", \"models\": [$m], \"candidate\": \"c\", \"referenc
   if /usr/bin/python3 "$spec" check "$work/bad.json" > "$work/msg.txt" 2>&1; then echo "accepted: $bad"; exit 1; fi
   grep -q "bad.json" "$work/msg.txt" || { cat "$work/msg.txt"; exit 1; }
 done
+# The compare step checks a control's expected verdicts: a mismatch or a result without them fails it.
+ctl="$FROMSCRATCH_SOURCE_DIR/jobs/control-glm-4.5-air-vs-intellect-3.json"
+echo '{"results": [{"reference": "glm-4.5-air", "verdict": "derived"}]}' > "$work/res.json"
+/usr/bin/python3 "$spec" verify "$ctl" "$work/res.json" | grep -q "got derived: ok"
+echo '{"results": [{"reference": "glm-4.5-air", "verdict": "inconclusive"}]}' > "$work/res.json"
+if /usr/bin/python3 "$spec" verify "$ctl" "$work/res.json" > "$work/msg.txt"; then exit 1; fi
+grep -q "MISMATCH" "$work/msg.txt"
+echo '{"results": []}' > "$work/res.json"
+if /usr/bin/python3 "$spec" verify "$ctl" "$work/res.json" > "$work/msg.txt"; then exit 1; fi
 echo "jobs: ok"

@@ -101,6 +101,10 @@ for r in job["references"]:
     print(f"verdict fine-tuned vs {r}: {got[r]}" + (f" (expected {job['expect'][r]})" if r in job["expect"] else ""))
 PY
 
+# The compare step itself checked the job's "expect" (a wrong control verdict would have failed the job).
+grep -q "expect fine-tuned vs base: derived, got derived: ok" "$work/fromscratch-compare-$cmp.out"
+grep -q "expect fine-tuned vs independent: independent, got independent: ok" "$work/fromscratch-compare-$cmp.out"
+
 # ---- a model already in the archive is not swept again ----
 "$SRC/slurm/run-job.sh" "$work/sweep.json" --fingerprint 0 2> "$work/again.err"
 grep -q "already in the archive, skipped" "$work/again.err"
