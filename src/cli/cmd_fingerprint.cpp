@@ -312,9 +312,10 @@ int run_fingerprint(Context& ctx, const Args& args) {
 
   // Rank 0 decides what to do with an existing file or journal; every rank follows.
   io::FingerprintJournal journal(out_path + ".journal", journal_key(ck, fo, name));
-  std::string decision;  // "done", "fresh", "resume"
+  std::string decision;  // "done", "fresh", "resume", or "usage:" + why (every rank then exits 2, not 1)
   run_collectively(ctx, [&] {
     if (!ctx.is_root()) return;
+    try {
     bool out_exists = fs::exists(out_path);
     if (resume && out_exists) {
       io::read_fingerprint(out_path);  // validates; throws if it is not a whole fingerprint
@@ -335,8 +336,12 @@ int run_fingerprint(Context& ctx, const Args& args) {
     }
     journal.create();
     decision = "fresh";
+    } catch (const UsageError& e) {
+      decision = str("usage:", e.what());
+    }
   });
   decision = comm.broadcast_from_root(decision);
+  if (starts_with(decision, "usage:")) throw UsageError(decision.substr(6));
   if (decision == "done") {
     if (ctx.is_root() && !quiet) ctx.err() << "# " << out_path << " is already complete; nothing to resume\n";
     return kExitOk;
