@@ -431,7 +431,10 @@ int run_fingerprint(Context& ctx, const Args& args) {
   for (size_t i = 0; i < N; ++i)
     if (write_owner[i] == comm.rank()) write_mine.push_back(i);
   std::vector<TensorPrint> local;
-  run_collectively(ctx, [&] { local = journal.load(write_mine); });
+  std::string scanned;
+  run_collectively(ctx, [&] { scanned = ctx.is_root() ? journal.scan() : std::string(); });
+  scanned = comm.broadcast_from_root(scanned);
+  run_collectively(ctx, [&] { local = journal.load(write_mine, scanned); });
   std::vector<io::SketchGram> grams = sketch_grams(comm, local, view->hidden_size(), gram_max);
   io::FingerprintWriteOptions wo;
   wo.force = true;  // rank 0 already refused an existing file without --force

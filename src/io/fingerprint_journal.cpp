@@ -260,10 +260,20 @@ std::set<size_t> FingerprintJournal::finished() const {
   return done;
 }
 
-std::vector<TensorPrint> FingerprintJournal::load(const std::vector<size_t>& which) const {
-  std::map<size_t, RecordRef> refs;
+std::string FingerprintJournal::scan() const {
+  json out = json::array();
   for (const auto& f : rank_files(dir_))
-    for (const auto& r : scan_file(f, nullptr)) refs.emplace(r.index, r);  // first valid copy wins
+    for (const auto& r : scan_file(f, nullptr)) out.push_back({r.index, r.file, r.offset, r.length});
+  return out.dump();
+}
+
+std::vector<TensorPrint> FingerprintJournal::load(const std::vector<size_t>& which, const std::string& scanned) const {
+  std::map<size_t, RecordRef> refs;
+  json entries = json::parse(scanned.empty() ? scan() : scanned, nullptr, false);
+  if (!entries.is_array()) throw Error(str(dir_, ": journal scan is not a list"));
+  for (const auto& e : entries)
+    refs.emplace(e[0].get<size_t>(), RecordRef{e[0].get<size_t>(), e[1].get<std::string>(), e[2].get<uint64_t>(),
+                                               e[3].get<uint64_t>()});  // first valid copy wins
   std::vector<TensorPrint> out;
   out.reserve(which.size());
   for (size_t i : which) {

@@ -38,9 +38,13 @@ class FingerprintJournal {
   void check_key() const;
   // Every valid record of every rank file: the indices finished so far (any rank count wrote them).
   std::set<size_t> finished() const;
-  // The prints of `which` (indices), read from whichever rank file holds them. Throws FormatError if one is
-  // missing or unreadable.
-  std::vector<weights::TensorPrint> load(const std::vector<size_t>& which) const;
+  // Where every valid record lies (tensor index, file, offset, length), as a compact string: one rank scans
+  // the journal (reading it whole to check every record) and sends this to the others, so each rank then
+  // reads only its own records.
+  std::string scan() const;
+  // The prints of `which` (indices), read from whichever rank file holds them (located by `scan`, or by a
+  // fresh scan when empty). Throws FormatError if one is missing or unreadable.
+  std::vector<weights::TensorPrint> load(const std::vector<size_t>& which, const std::string& scanned = "") const;
   // Opens rank-R.bin for appending, first cutting a torn tail (the bytes after the last valid record).
   void open_for_append(int rank);
   // Appends one record and fdatasyncs it. Throws IoError (disk full, ...).
