@@ -122,7 +122,23 @@ int run_compare(Context& ctx, const Args& args) {
     int a, b;  // -1 = candidate
   };
   std::vector<Item> items;
-  for (size_t i = 0; i < n; ++i) items.push_back({-1, int(i)});
+  // A fingerprint of the candidate itself (jobs archive the candidate too, so it is swept once) is not a
+  // reference: every tensor digest equal means the same bytes.
+  auto same_model = [&](const weights::ModelPrint& a, const weights::ModelPrint& b) {
+    if (a.tensors.size() != b.tensors.size() || a.tensors.empty()) return false;
+    for (size_t t = 0; t < a.tensors.size(); ++t)
+      if (a.tensors[t].name != b.tensors[t].name || a.tensors[t].sha256 != b.tensors[t].sha256) return false;
+    return true;
+  };
+  nlohmann::json skipped = nlohmann::json::array();
+  for (size_t i = 0; i < n; ++i) {
+    if (same_model(*cand, refs[i])) {
+      skipped.push_back({{"reference", refs[i].name}, {"source", files[i]},
+                         {"reason", "the candidate itself: every tensor's SHA-256 equals the candidate's"}});
+      continue;
+    }
+    items.push_back({-1, int(i)});
+  }
   if (with_null)
     for (size_t i = 0; i < n; ++i)
       for (size_t j = i + 1; j < n; ++j) items.push_back({int(i), int(j)});
@@ -173,6 +189,7 @@ int run_compare(Context& ctx, const Args& args) {
                    {"full_max_elements", refs[0].options.full_max_elements}, {"max_tokens", refs[0].options.max_tokens}};
   doc["ranks"] = size;
   doc["results"] = results;
+  doc["skipped"] = skipped;
   doc["archive_null"] = {
       {"used", with_null},
       {"pairs", null_pairs},
@@ -200,6 +217,9 @@ int run_compare(Context& ctx, const Args& args) {
       ctx.out() << "  [archive p " << fixed(e["empirical_p_vs_archive"].get<double>(), 3) << "]";
     ctx.out() << "\n";
   }
+  for (const auto& sk : skipped)
+    ctx.out() << "  " << std::left << std::setw(28) << sk["reference"].get<std::string>() << "skipped: "
+              << sk["reason"].get<std::string>() << "\n";
   ctx.out() << "score = -log10 of the smallest Holm-adjusted family p; verdicts from each pair's permutation nulls.\n";
   if (with_null)
     ctx.out() << "archive null: " << null_scores.size() << " of " << null_pairs.size()

@@ -61,13 +61,13 @@ cand = sys.argv[2]
 full = dict(line.split("\t") for line in open(sys.argv[3]).read().splitlines())
 truth_derived = {"base", "fine-tuned", "expert-permuted", "continued-pretraining"}
 res = doc["results"]
-assert len(res) == (6 if cand == "disguised" else 5) or len(res) == 6, len(res)
+assert len(res) == (6 if cand == "disguised" else 5), len(res)
+if cand == "independent":  # its own fingerprint is in the archive: skipped, not compared
+    assert [s["reference"] for s in doc["skipped"]] == ["independent"], doc["skipped"]
 scores = [r["evidence_score"] for r in res]
 assert scores == sorted(scores, reverse=True), scores
 for r in res:
     ref = r["reference"]
-    if ref == "independent":
-        continue  # the candidate itself (independent vs independent is not a pair of the family)
     want_full = full[f"{cand}/{ref}"]
     assert r["verdict"] == want_full, (cand, ref, r["verdict"], want_full)
     truth = "derived" if (cand == "disguised" and ref in truth_derived) else "independent"
