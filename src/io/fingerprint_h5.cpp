@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -435,29 +436,48 @@ void write_fingerprint(const std::string& path, const ModelPrint& header, const 
     w.table("/tensors/token_offset", H5T_STD_U64LE, H5T_NATIVE_UINT64, tok_off);
   }
 
-  // 5. The large tables: each rank writes its own tensors' ranges, one collective write per table.
+  // 5. The large tables: each rank writes its own tensors' ranges, in collective writes of at most
+  //    kRoundBytes of this rank's data each (every rank takes part in as many rounds as the busiest one), so
+  //    the copies made for a write stay bounded however large the share.
   {
+    uint64_t round_bytes = uint64_t(256) << 20;
+    if (const char* e = std::getenv("FROMSCRATCH_TEST_WRITE_ROUND_BYTES")) round_bytes = std::max<uint64_t>(1, std::strtoull(e, nullptr, 10));
     std::vector<const TensorPrint*> order;
     for (const auto& p : local) order.push_back(&p);
     std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->index < b->index; });
-    std::vector<std::pair<hsize_t, hsize_t>> rr, vr, tr;
-    std::vector<uint64_t> rows;
-    std::vector<float> values;
-    std::vector<uint32_t> tokens;
+    std::vector<std::vector<const TensorPrint*>> rounds;
+    uint64_t in_round = 0;
     for (const TensorPrint* p : order) {
-      rr.push_back({row_off[p->index], p->row_digests.size()});
-      rows.insert(rows.end(), p->row_digests.begin(), p->row_digests.end());
-      vr.push_back({val_off[p->index], p->values.v.size()});
-      values.insert(values.end(), p->values.v.begin(), p->values.v.end());
-      tr.push_back({tok_off[p->index], p->token_ids.size()});
-      tokens.insert(tokens.end(), p->token_ids.begin(), p->token_ids.end());
+      uint64_t b = p->row_digests.size() * 8 + p->values.v.size() * 4 + p->token_ids.size() * 4;
+      if (rounds.empty() || (!rounds.back().empty() && in_round + b > round_bytes)) {
+        rounds.emplace_back();
+        in_round = 0;
+      }
+      rounds.back().push_back(p);
+      in_round += b;
     }
+    const auto n_rounds = static_cast<size_t>(comm.allreduce_max(static_cast<double>(rounds.size())));
     H d1 = w.create("/tensors/row_digests", H5T_STD_U64LE, {row_off.back()});
-    w.write_ranges(d1, "/tensors/row_digests", H5T_NATIVE_UINT64, rr, rows.data());
     H d2 = w.create("/tensors/values", H5T_IEEE_F32LE, {val_off.back()});
-    w.write_ranges(d2, "/tensors/values", H5T_NATIVE_FLOAT, vr, values.data());
     H d3 = w.create("/tensors/token_ids", H5T_STD_U32LE, {tok_off.back()});
-    w.write_ranges(d3, "/tensors/token_ids", H5T_NATIVE_UINT32, tr, tokens.data());
+    for (size_t r = 0; r < n_rounds; ++r) {
+      std::vector<std::pair<hsize_t, hsize_t>> rr, vr, tr;
+      std::vector<uint64_t> rows;
+      std::vector<float> values;
+      std::vector<uint32_t> tokens;
+      if (r < rounds.size())
+        for (const TensorPrint* p : rounds[r]) {
+          rr.push_back({row_off[p->index], p->row_digests.size()});
+          rows.insert(rows.end(), p->row_digests.begin(), p->row_digests.end());
+          vr.push_back({val_off[p->index], p->values.v.size()});
+          values.insert(values.end(), p->values.v.begin(), p->values.v.end());
+          tr.push_back({tok_off[p->index], p->token_ids.size()});
+          tokens.insert(tokens.end(), p->token_ids.begin(), p->token_ids.end());
+        }
+      w.write_ranges(d1, "/tensors/row_digests", H5T_NATIVE_UINT64, rr, rows.data());
+      w.write_ranges(d2, "/tensors/values", H5T_NATIVE_FLOAT, vr, values.data());
+      w.write_ranges(d3, "/tensors/token_ids", H5T_NATIVE_UINT32, tr, tokens.data());
+    }
   }
 
   // 6. PCA sums (already reduced: identical on every rank; rank 0 writes them).
