@@ -295,10 +295,11 @@ int run_fingerprint(Context& ctx, const Args& args) {
   std::unique_ptr<ModelView> view;
   ModelPrint header;
   std::vector<uint32_t> token_rows;
+  remote::Model model;  // kept for the whole run: a hub model's session serves every read
   run_collectively(ctx, [&] {
     remote::OpenOptions oo;
     if (vm.count("max-download")) oo.max_download = remote::parse_byte_size(vm["max-download"].as<std::string>(), "--max-download");
-    remote::Model model = remote::open_model(model_ref, oo);
+    model = remote::open_model(model_ref, oo);
     view = std::make_unique<ModelView>(model.checkpoint, model.folder, model_ref);
     if (name.empty()) {
       fs::path p = fs::path(model.folder.empty() ? model_ref : model.folder);
