@@ -64,7 +64,7 @@ int run_weights_compare(Context& ctx, const Args& args) {
     ("max-download", po::value<std::string>(), "cap on bytes fetched per hub model (hf:// references)")
     ("sketched", "compare the two models' fingerprints (made in memory) instead of their tensors: what `compare "
                  "--archive` sees; for measuring what sketching costs")
-    ("sketch-dim", po::value<uint64_t>()->default_value(64), "with --sketched: sketch rows")
+    ("sketch-dim", po::value<uint64_t>()->default_value(16), "with --sketched: sketch rows")
     ("full-max-elements", po::value<uint64_t>()->default_value(1u << 16), "with --sketched: tensors kept in full up to this size")
     ("quiet", "no progress messages");
   po::positional_options_description pos;

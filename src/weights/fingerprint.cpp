@@ -244,12 +244,14 @@ TensorPrint fingerprint_tensor(const ModelView& m, size_t tensor_index, const st
       } else if (p.kept == KeptForm::sketch) {
         const size_t k = options.sketch_dim;
         if (!sketch_rows_axis) {
-          // acc (k x cols) += S[:, r0:r1] * W[r0:r1, :]
-          for (size_t i = 0; i < k; ++i) {
-            double* out = acc.data() + i * size_t(cols);
-            for (uint64_t r = r0; r < r1; ++r) {
+          // acc (k x cols) += S[:, r0:r1] * W[r0:r1, :], row by row of W: the k output rows stay in cache while
+          // each W row is read once. Every output element still sums its terms in row order (same bits as
+          // the accelerator's CPU twin).
+          for (uint64_t r = r0; r < r1; ++r) {
+            const float* w = dec.data() + size_t(r - r0) * size_t(cols);
+            for (size_t i = 0; i < k; ++i) {
               const double s = S.v[i * size_t(rows) + size_t(r)];
-              const float* w = dec.data() + size_t(r - r0) * size_t(cols);
+              double* out = acc.data() + i * size_t(cols);
               for (size_t c = 0; c < size_t(cols); ++c) out[c] += s * w[c];
             }
           }

@@ -33,7 +33,7 @@ inline constexpr int kFingerprintVersion = 1;
 struct FingerprintOptions {
   uint64_t seed = 20260101;                 // sketch matrices derive from (seed, non-hidden length)
   uint64_t full_max_elements = 1u << 16;    // tensors at most this large are kept in full
-  size_t sketch_dim = 64;                   // k: rows (columns) of a sketch
+  size_t sketch_dim = 16;                   // k: rows (columns) of a sketch (chosen by data: docs/fingerprints.md)
   size_t max_tokens = 4096;                 // embedding rows kept (common tokens, by decoded bytes)
 };
 
