@@ -18,6 +18,7 @@
 #include "collective.hpp"
 #include "command.hpp"
 #include "fromscratch/io/fingerprint_h5.hpp"
+#include "fromscratch/remote/open_model.hpp"
 #include "fromscratch/core/errors.hpp"
 #include "fromscratch/core/strings.hpp"
 #include "fromscratch/io/h5_file.hpp"
@@ -243,6 +244,15 @@ int run_verify_command(Context& ctx, const Args& args_in) {
 
   report::VerifyOptions o;
   o.read_fingerprint = [](const std::string& path) { return io::read_fingerprint(path); };
+  o.open_remote = [](const std::string& ref) {
+    remote::Model m = remote::open_model(ref);
+    report::OpenedModel om;
+    om.source = m.is_hub() ? m.checkpoint.source : ref;
+    om.folder = m.folder;
+    om.keep_alive = m.session;
+    om.checkpoint = std::move(m.checkpoint);
+    return om;
+  };
   o.candidate = {report::default_label(vm["candidate"].as<std::string>()), vm["candidate"].as<std::string>()};
   for (const auto& r : vm["against"].as<std::vector<std::string>>()) o.references.push_back({report::default_label(r), r});
   if (vm.count("tokens")) {

@@ -30,9 +30,15 @@ namespace fs = std::filesystem;
 namespace tk = fromscratch::tokenizer;
 
 InputKind input_kind(const std::string& path) {
+  if (path.rfind("hf://", 0) == 0) return InputKind::kRemote;
   std::error_code ec;
   auto st = fs::status(path, ec);
-  if (ec || !fs::exists(st)) return InputKind::kMissing;
+  if (ec || !fs::exists(st)) {
+    // ORG/NAME[@REV]: one slash, not a path a user would type for a local folder.
+    static const std::regex repo(R"(^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*(@[A-Za-z0-9_./-]+)?$)");
+    if (std::regex_match(path, repo)) return InputKind::kRemote;
+    return InputKind::kMissing;
+  }
   if (fs::is_directory(st)) return InputKind::kFolder;
   std::string ext = fs::path(path).extension().string();
   if (ext == ".h5" || ext == ".hdf5") return InputKind::kFingerprint;
@@ -54,6 +60,7 @@ const char* kind_name(InputKind k) {
     case InputKind::kFolder: return "folder";
     case InputKind::kSafetensorsFile: return "safetensors file";
     case InputKind::kFingerprint: return "fingerprint";
+    case InputKind::kRemote: return "hub or Hugging Face cache reference";
     case InputKind::kMissing: return "missing";
   }
   return "?";
@@ -70,6 +77,7 @@ struct Probe {
   std::string tokenizer_file, tokenizer_reason;
   std::optional<Checkpoint> ck;
   std::shared_ptr<weights::ModelPrint> print;  // a fingerprint input, read
+  std::shared_ptr<void> remote;                // a hub model's session (kept while its checkpoint is read)
   std::string weights_reason;
   std::optional<tk::TokenizerProfile> profile;
   json doc;  // the input's record in the results
@@ -87,6 +95,13 @@ int checkpoint_layers(const Checkpoint& ck) {
   return top + 1;
 }
 
+// The weight channel's view of an input with a checkpoint: a hub or cache model through its opened checkpoint
+// (reads go through its session), anything else from its path.
+std::unique_ptr<weights::ModelView> open_view(const Probe& p) {
+  if (p.kind == InputKind::kRemote && p.ck) return std::make_unique<weights::ModelView>(*p.ck, p.folder, p.in.label);
+  return std::make_unique<weights::ModelView>(p.in.path);
+}
+
 Probe probe(const ModelInput& in, std::vector<std::string>& findings, const VerifyOptions& o) {
   Probe p;
   p.in = in;
@@ -96,9 +111,29 @@ Probe probe(const ModelInput& in, std::vector<std::string>& findings, const Veri
     p.config_reason = p.tokenizer_reason = p.weights_reason = "input path does not exist: " + in.path;
     findings.push_back(in.label + ": " + p.weights_reason);
   }
-  if (p.kind == InputKind::kFolder) p.folder = in.path;
-  else if (p.kind != InputKind::kMissing) p.folder = fs::path(in.path).parent_path().string();
-  if (p.folder.empty() && p.kind != InputKind::kMissing) p.folder = ".";
+  if (p.kind == InputKind::kRemote) {
+    if (!o.open_remote) {
+      p.config_reason = p.tokenizer_reason = p.weights_reason = "hub references need the remote channel (not in this build)";
+      findings.push_back(in.label + ": " + p.weights_reason);
+    } else {
+      try {
+        OpenedModel m = o.open_remote(in.path);
+        p.folder = m.folder;
+        p.remote = m.keep_alive;
+        doc["source"] = m.source;
+        if (m.checkpoint.tensors.empty()) p.weights_reason = "checkpoint holds no tensors";
+        else p.ck = std::move(m.checkpoint);
+      } catch (const std::exception& e) {
+        p.config_reason = p.tokenizer_reason = p.weights_reason = "could not open " + in.path + ": " + what(e);
+        findings.push_back(in.label + ": " + p.weights_reason);
+      }
+    }
+  } else if (p.kind == InputKind::kFolder) {
+    p.folder = in.path;
+  } else if (p.kind != InputKind::kMissing) {
+    p.folder = fs::path(in.path).parent_path().string();
+  }
+  if (p.folder.empty() && p.kind != InputKind::kMissing && p.kind != InputKind::kRemote) p.folder = ".";
 
   // config.json
   if (!p.folder.empty()) {
@@ -160,7 +195,7 @@ Probe probe(const ModelInput& in, std::vector<std::string>& findings, const Veri
         findings.push_back(in.label + ": " + p.weights_reason);
       }
     }
-  } else if (p.kind != InputKind::kMissing) {
+  } else if (p.kind != InputKind::kMissing && p.kind != InputKind::kRemote) {
     try {
       p.ck = open_checkpoint(in.path);
       if (p.ck->tensors.empty()) {
@@ -364,8 +399,8 @@ nlohmann::json run_verify(const VerifyOptions& o) {
             return *p.print;
           }
           progress(str("fingerprinting ", p.in.label, " in memory (the other side is a fingerprint)"));
-          weights::ModelView v(p.in.path);
-          return weights::fingerprint_model(v, p.in.label, fo, o.weights.threads);
+          auto v = open_view(p);
+          return weights::fingerprint_model(*v, p.in.label, fo, o.weights.threads);
         };
         weights::ModelPrint pa = as_print(cand), pb = as_print(ref);
         weights::ModelView va(pa), vb(pb);
@@ -391,13 +426,14 @@ nlohmann::json run_verify(const VerifyOptions& o) {
       try {
         if (!cand_view && cand_view_error.empty()) {
           try {
-            cand_view = std::make_unique<weights::ModelView>(cand.in.path);
+            cand_view = open_view(cand);
           } catch (const std::exception& e) {
             cand_view_error = what(e);
           }
         }
         if (!cand_view) throw std::runtime_error(cand.in.label + ": " + cand_view_error);
-        weights::ModelView rv(ref.in.path);
+        auto rv_ptr = open_view(ref);
+        weights::ModelView& rv = *rv_ptr;
         progress(str("weights: ", cand.in.label, " vs ", ref.in.label));
         auto res = weights::compare_models(*cand_view, rv, o.weights);
         json wj = json::parse(res.to_json().dump());

@@ -219,6 +219,16 @@ HF_HOME="$work/hfhome" expect_rc 1 "$F" hash test/base   # HF_HOME/hub has no su
 mkdir -p "$work/hfhome" && ln -s "$work/hfcache" "$work/hfhome/hub"
 HF_HOME="$work/hfhome" "$F" hash test/base@0123456789abcdef0123456789abcdef01234567 > "$work/hash.hfh"
 cmp "$work/hash.local" "$work/hash.hfh"
+# verify takes hub and cache references like folders: hf://test/fine-tuned (served) against test/base (cache)
+HF_HUB_CACHE="$work/hfcache" "$F" verify hf://test/fine-tuned --against test/base "$work/hub/test/moe-a" --out "$work/vr" \
+  --json --null-draws 19 --matched-draws 19 --threads 2 --quiet > "$work/vr.json"
+"$PY" - "$work/vr.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["verdict"]["by_reference"]["base"] == "derived", d["verdict"]
+assert d["verdict"]["by_reference"]["moe-a"] in ("independent", "inconclusive"), d["verdict"]
+PYEOF
+grep -q "hf://test/fine-tuned" "$work/vr/report.md"
 # a snapshot link leading out of the repository is refused
 shard=$(ls "$work/fam/base" | grep safetensors | grep -v index | head -1)
 ln -sf "$work/fam/base/$shard" "$work/hfcache/models--test--base/snapshots/0123456789abcdef0123456789abcdef01234567/$shard"

@@ -22,15 +22,27 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "fromscratch/core/checkpoint.hpp"
 #include "fromscratch/weights/compare.hpp"
 #include "fromscratch/weights/fingerprint.hpp"
 
 namespace fromscratch::report {
 
-enum class InputKind { kFolder, kSafetensorsFile, kFingerprint, kMissing };
+enum class InputKind { kFolder, kSafetensorsFile, kFingerprint, kRemote, kMissing };
+
+// A model opened through the remote channel (hf://ORG/NAME[@REV] on a hub, or ORG/NAME in the local Hugging Face
+// cache): its checkpoint (reads go through `keep_alive`, the HTTP session and byte cache) and a local folder
+// with its config.json and tokenizer files.
+struct OpenedModel {
+  Checkpoint checkpoint;
+  std::string folder;
+  std::string source;  // what the results record (for hub models pinned to the commit: hf://ORG/NAME@SHA)
+  std::shared_ptr<void> keep_alive;
+};
 
 struct ModelInput {
   std::string label;  // name in the report (default: the folder's name)
@@ -53,8 +65,12 @@ struct VerifyOptions {
   // Reads a fingerprint file (HDF5 lives outside the pure libraries: the command injects io::read_fingerprint).
   // Without it, fingerprint inputs are listed with the weights channel not run.
   std::function<weights::ModelPrint(const std::string& path)> read_fingerprint;
+  // Opens hub and Hugging Face cache references (HTTP lives outside the pure libraries: the command injects
+  // remote::open_model). Without it such inputs are findings.
+  std::function<OpenedModel(const std::string& reference)> open_remote;
 };
 
+// hf://... is remote; an ORG/NAME that is not a local path is taken as a Hugging Face cache reference.
 InputKind input_kind(const std::string& path);
 // A label from a path: the last non-empty component ("fam/base/" -> "base").
 std::string default_label(const std::string& path);
