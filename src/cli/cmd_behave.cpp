@@ -189,6 +189,50 @@ std::vector<std::string> load_corpus(const std::string& path) {
   return lines;
 }
 
+// The compare pipeline on models already parsed (A, B, then the references): requests (cached), answers, the
+// statistics. Shared by `behave compare` and `verify --serve` (behave_verbs.hpp).
+json compare_served(Context& ctx, const std::vector<ModelRef>& ms, unsigned prompts, int tokens, int logprobs,
+                    unsigned checks, const std::string& corpus, uint64_t seed, const ClientOptions& o,
+                    CompareOptions co, bool& all_failed) {
+  co.max_tokens = tokens;
+  const std::vector<std::string> ps = draw_prompts(load_corpus(corpus), prompts, seed);
+  std::vector<Exchange> jobs;
+  for (const auto& m : ms)
+    for (const auto& p : ps) jobs.push_back(completion_request(m, p, tokens, logprobs, seed));
+  const size_t nchecks = std::min<size_t>(checks, ps.size());
+  for (const auto& m : ms)
+    for (size_t i = 0; i < nchecks; ++i) {
+      Exchange e = completion_request(m, ps[i], tokens, logprobs, seed);
+      e.request["user"] = "fromscratch-determinism-check";
+      jobs.push_back(e);
+    }
+  const ClientStats st = run_logged(ctx, jobs, o);
+  CompareInput in;
+  in.prompts = ps;
+  for (size_t k = 0; k < ms.size(); ++k) {
+    in.names.push_back(ms[k].spec());
+    std::vector<Answer> v;
+    for (size_t i = 0; i < ps.size(); ++i) v.push_back(answer_of(jobs[k * ps.size() + i]));
+    size_t differ = 0;
+    for (size_t i = 0; i < nchecks; ++i) {
+      const Exchange& again = jobs[ms.size() * ps.size() + k * nchecks + i];
+      if (again.ok && v[i].ok && again.text != v[i].text) ++differ;
+    }
+    if (differ > 0)
+      in.blocking.push_back(str(ms[k].spec(), ": ", differ, " of ", nchecks,
+                                " repeated greedy requests came back different (the server ignores the seed or "
+                                "temperature 0, or batches nondeterministically)"));
+    in.answers.push_back(std::move(v));
+  }
+  json doc = compare_models(in, co);
+  doc["prompt_seed"] = seed;
+  doc["tokens"] = tokens;
+  doc["corpus"] = corpus.empty() ? "built-in prompts.txt" : corpus;
+  add_evidence(doc, jobs, st);
+  all_failed = any_model_all_failed(in.answers);
+  return doc;
+}
+
 int run_compare(Context& ctx, const Args& args) {
   po::options_description opts("behave compare options");
   Common c;
@@ -227,43 +271,10 @@ int run_compare(Context& ctx, const Args& args) {
   all.insert(all.end(), refs.begin(), refs.end());
   const std::vector<ModelRef> ms = parse_models(all);
   if (!ctx.is_root()) return kExitOk;
-  co.max_tokens = tokens;
-  const std::vector<std::string> ps = draw_prompts(load_corpus(corpus), prompts, c.seed);
-  std::vector<Exchange> jobs;
-  for (const auto& m : ms)
-    for (const auto& p : ps) jobs.push_back(completion_request(m, p, tokens, logprobs, c.seed));
-  const size_t nchecks = std::min<size_t>(checks, ps.size());
-  for (const auto& m : ms)
-    for (size_t i = 0; i < nchecks; ++i) {
-      Exchange e = completion_request(m, ps[i], tokens, logprobs, c.seed);
-      e.request["user"] = "fromscratch-determinism-check";
-      jobs.push_back(e);
-    }
-  const ClientStats st = run_logged(ctx, jobs, o);
-  CompareInput in;
-  in.prompts = ps;
-  for (size_t k = 0; k < ms.size(); ++k) {
-    in.names.push_back(ms[k].spec());
-    std::vector<Answer> v;
-    for (size_t i = 0; i < ps.size(); ++i) v.push_back(answer_of(jobs[k * ps.size() + i]));
-    size_t differ = 0;
-    for (size_t i = 0; i < nchecks; ++i) {
-      const Exchange& again = jobs[ms.size() * ps.size() + k * nchecks + i];
-      if (again.ok && v[i].ok && again.text != v[i].text) ++differ;
-    }
-    if (differ > 0)
-      in.blocking.push_back(str(ms[k].spec(), ": ", differ, " of ", nchecks,
-                                " repeated greedy requests came back different (the server ignores the seed or "
-                                "temperature 0, or batches nondeterministically)"));
-    in.answers.push_back(std::move(v));
-  }
-  json doc = compare_models(in, co);
-  doc["prompt_seed"] = c.seed;
-  doc["tokens"] = tokens;
-  doc["corpus"] = corpus.empty() ? "built-in prompts.txt" : corpus;
+  bool all_failed = false;
+  json doc = compare_served(ctx, ms, prompts, tokens, logprobs, checks, corpus, c.seed, o, co, all_failed);
   if (!calibration.empty()) doc["calibration"] = calibration;
-  add_evidence(doc, jobs, st);
-  return finish(ctx, c, doc, compare_text(doc), any_model_all_failed(in.answers));
+  return finish(ctx, c, doc, compare_text(doc), all_failed);
 }
 
 int run_calibrate(Context& ctx, const Args& args) {
@@ -515,6 +526,27 @@ int run_behave(Context& ctx, const Args& args) {
 }
 
 }  // namespace
+
+json behave_compare_served(Context& ctx, const std::string& a, const std::string& b, const std::vector<std::string>& refs,
+                           unsigned prompts, int tokens, uint64_t seed) {
+  if (refs.size() < 2) throw UsageError("behaviour: give at least two unrelated references (--behave-reference)");
+  std::vector<std::string> all{a, b};
+  all.insert(all.end(), refs.begin(), refs.end());
+  const std::vector<ModelRef> ms = parse_models(all);
+  ClientOptions o;
+  o.concurrency = 4;
+  o.retries = 4;
+  o.timeout_s = 120;
+  o.connect_timeout_s = 10;
+  o.backoff_s = 0.5;
+  if (const char* k = std::getenv("OPENAI_API_KEY")) o.api_key = k;
+  o.cache_dir = default_cache_dir();
+  CompareOptions co;
+  bool all_failed = false;
+  json doc = compare_served(ctx, ms, prompts, tokens, 5, 4, "", seed, o, co, all_failed);
+  return doc;
+}
+
 FROMSCRATCH_COMMAND("behave", "black-box probes of served models (OpenAI-compatible API): agreement, cutoff, refusal",
                     run_behave);
 }  // namespace fromscratch::cli

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "collective.hpp"
+#include "behave_verbs.hpp"
 #include "command.hpp"
 #include "fromscratch/io/fingerprint_h5.hpp"
 #include "fromscratch/remote/open_model.hpp"
@@ -204,6 +205,11 @@ void add_verify_options(po::options_description& opts) {
     ("matched-draws", po::value<uint64_t>()->default_value(39), "decoupled draws of the matched weight tests")
     ("alpha", po::value<double>()->default_value(0.01), "family-wise level of the weight verdict")
     ("threads", po::value<int>()->default_value(0), "worker threads (0 = all cores)")
+    ("serve", po::value<std::vector<std::string>>(), "LABEL=URL#MODEL: where an input (by its label, the folder name) is "
+                                                       "served over the OpenAI-compatible API (runs the behaviour channel)")
+    ("behave-reference", po::value<std::vector<std::string>>(), "URL#MODEL of a served model unrelated to the others (give >= 2)")
+    ("behave-prompts", po::value<unsigned>()->default_value(200), "prompts of the behaviour channel")
+    ("behave-tokens", po::value<int>()->default_value(32), "greedy tokens per continuation in the behaviour channel")
     ("quiet", "no progress messages");
 }
 
@@ -244,6 +250,25 @@ int run_verify_command(Context& ctx, const Args& args_in) {
 
   report::VerifyOptions o;
   o.read_fingerprint = [](const std::string& path) { return io::read_fingerprint(path); };
+  if (vm.count("serve"))
+    for (const auto& kv : vm["serve"].as<std::vector<std::string>>()) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())
+        throw UsageError("--serve '" + kv + "': expected LABEL=URL#MODEL (LABEL is the input's folder name)");
+      o.served[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+  if (vm.count("behave-reference")) o.behave_references = vm["behave-reference"].as<std::vector<std::string>>();
+  {
+    const unsigned bprompts = vm["behave-prompts"].as<unsigned>();
+    const int btokens = vm["behave-tokens"].as<int>();
+    if (bprompts < 1 || bprompts > 100000) throw UsageError("--behave-prompts must be in 1..100000");
+    if (btokens < 1 || btokens > 512) throw UsageError("--behave-tokens must be in 1..512");
+    const uint64_t bseed = vm["seed"].as<uint64_t>();
+    o.behave_compare = [&ctx, bprompts, btokens, bseed](const std::string& a, const std::string& b,
+                                                       const std::vector<std::string>& refs) {
+      return behave_compare_served(ctx, a, b, refs, bprompts, btokens, bseed);
+    };
+  }
   o.open_remote = [](const std::string& ref) {
     remote::Model m = remote::open_model(ref);
     report::OpenedModel om;

@@ -636,6 +636,10 @@ const char* const kCanCannot[][3] = {
     {"compute", "whether the claimed token budget is physically plausible for the hardware named",
      "from-scratch training: a plausible budget is consistent with it but a derived model's authors could claim the "
      "same"},
+    {"behaviour", "whether two served models answer a fixed prompt set alike beyond what unrelated models share "
+                  "(calibrated against >= 2 unrelated references)",
+     "weight reuse: a model distilled from another's outputs agrees with it, and a heavily fine-tuned copy may not; "
+     "shared refusal wording is shared alignment data"},
     {"weights", "derivation, with calibrated p-values (Holm over the family tests, alpha as recorded), through "
                 "permutations, rotations and re-tokenization of the hidden basis",
      "independence from models not compared; raw cosine of norm vectors is not evidence (it is ~1 for unrelated "
@@ -825,6 +829,23 @@ Doc build_doc(const json& R, const std::vector<Figure>& figs) {
         d.p("Architecture distance " + num(dbl(ar, "distance")) + " [" +
             h5_locator({"pairs", i, "channels", "architecture", "result", "distance"}) +
             "] (0 = identical; sum of |log2| size ratios plus 1 per differing choice).");
+    }
+    // behaviour
+    if (ch.contains("behaviour")) {
+      d.h(3, "Behaviour");
+      const auto& b = ch["behaviour"];
+      if (b.value("status", "") != "run") {
+        d.p("Not run: " + b.value("reason", ""));
+      } else {
+        const auto& br = b["result"];
+        d.p("Verdict: **" + b.value("verdict", "") + "** (" + b.value("reason", "") + "). " + b.value("reading", "") +
+            ". It does not decide the pair's verdict.");
+        std::vector<std::vector<Cell>> rows;
+        JsonPath bp{"pairs", i, "channels", "behaviour", "result"};
+        rows.push_back({{"agreement A~B", ""}, numcell(br, "agreement_a_b", extend(bp, {std::string("agreement_a_b")}), 4)});
+        rows.push_back({{"usable prompts", ""}, numcell(br, "usable_prompts", extend(bp, {std::string("usable_prompts")}), 0)});
+        d.table({"quantity", "value"}, rows);
+      }
     }
   }
   // compute

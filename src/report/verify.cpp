@@ -379,6 +379,40 @@ nlohmann::json run_verify(const VerifyOptions& o) {
         findings.push_back(str("architecture ", cand.in.label, " vs ", ref.in.label, " failed: ", what(e)));
       }
     }
+    // behaviour (served models only; context, never the verdict)
+    {
+      auto sa = o.served.find(cand.in.label), sb = o.served.find(ref.in.label);
+      if (sa == o.served.end() || sb == o.served.end()) {
+        channels["behaviour"] = not_run(std::string("no served endpoint for ") +
+                                        (sa == o.served.end() ? cand.in.label : ref.in.label) +
+                                        " (--serve LABEL=URL#MODEL)");
+      } else if (o.behave_references.size() < 2) {
+        channels["behaviour"] = not_run("needs at least two unrelated served references (--behave-reference URL#MODEL)");
+      } else if (!o.behave_compare) {
+        channels["behaviour"] = not_run("the behaviour channel is not in this build");
+      } else {
+        try {
+          progress(str("behaviour: ", sa->second, " vs ", sb->second));
+          json bj = o.behave_compare(sa->second, sb->second, o.behave_references);
+          std::string why;
+          if (bj.contains("reasons") && bj["reasons"].is_array())
+            for (const auto& r : bj["reasons"])
+              if (r.is_string()) why += (why.empty() ? "" : "; ") + r.get<std::string>();
+          channels["behaviour"] = {{"status", "run"},
+                                   {"question", "do the served models answer alike, beyond what unrelated models share?"},
+                                   {"verdict", bj.value("verdict", std::string("inconclusive"))},
+                                   {"decides_verdict", false},
+                                   {"reading", "behaviour is weaker evidence than weights: a model distilled from "
+                                               "another's outputs agrees with it, and a heavy fine-tune on other data "
+                                               "may not"},
+                                   {"reason", why},
+                                   {"result", bj}};
+        } catch (const std::exception& e) {
+          channels["behaviour"] = failed(what(e));
+          findings.push_back(str("behaviour ", cand.in.label, " vs ", ref.in.label, " failed: ", what(e)));
+        }
+      }
+    }
     // weights
     const bool cand_w = cand.ck || cand.print, ref_w = ref.ck || ref.print;
     if (!cand_w || !ref_w) {

@@ -51,6 +51,35 @@ export OPENAI_API_KEY=sk-test-secret-0123456789
 C=(--cache "$work/cache" --prompts 60 --tokens 12 --backoff 0.05)
 R=(--reference "$URL#indep-b" --reference "$URL#indep-c")
 
+# verify runs the behaviour channel for served inputs (--serve LABEL=URL#MODEL): context, never the verdict
+# (the folders hold no weights, so the pair verdicts stay inconclusive); a disguised copy agrees, an
+# independent model does not.
+mkdir -p "$work/vin/base" "$work/vin/base-disguised" "$work/vin/indep-a"
+FROMSCRATCH_CACHE="$work/fcache" "$F" verify "$work/vin/base-disguised" --against "$work/vin/base" "$work/vin/indep-a" \
+  --out "$work/vb" --serve "base-disguised=$URL#base-disguised" --serve "base=$URL#base" --serve "indep-a=$URL#indep-a" \
+  --behave-reference "$URL#indep-b" --behave-reference "$URL#indep-c" --behave-prompts 60 --behave-tokens 12 \
+  --quiet > /dev/null
+$PY - "$work/vb/summary.json" "$work/vb/report.md" <<'PYEOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+text = json.dumps(s)
+md = open(sys.argv[2]).read()
+assert "### Behaviour" in md, "no behaviour section in the report"
+assert s["verdict"]["by_reference"] == {"base": "inconclusive", "indep-a": "inconclusive"}, s["verdict"]
+PYEOF
+"$PY" - "$work/vb/results.h5" <<'PYEOF'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+b0 = f["pairs/000000/channels/behaviour"].attrs
+b1 = f["pairs/000001/channels/behaviour"].attrs
+v0 = b0["verdict"].decode() if isinstance(b0["verdict"], bytes) else str(b0["verdict"])
+v1 = b1["verdict"].decode() if isinstance(b1["verdict"], bytes) else str(b1["verdict"])
+assert v0 == "derived", v0
+assert v1 != "derived", v1
+print("verify behaviour channel:", v0, v1)
+PYEOF
+expect_rc 2 "$F" verify "$work/vin/base-disguised" --against "$work/vin/base" --out "$work/vb2" --serve "nolabel"
+
 # The disguised copy (same function, permuted and rescaled hidden basis): derived, agreement 1.
 "$F" behave compare "$URL#base" "$URL#base-disguised" "${R[@]}" "${C[@]}" --json > "$work/disguised.json" 2> "$work/err.txt"
 [ "$(verdict "$work/disguised.json")" = derived ]

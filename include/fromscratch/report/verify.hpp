@@ -22,6 +22,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,6 +69,12 @@ struct VerifyOptions {
   // Opens hub and Hugging Face cache references (HTTP lives outside the pure libraries: the command injects
   // remote::open_model). Without it such inputs are findings.
   std::function<OpenedModel(const std::string& reference)> open_remote;
+  // Behaviour: input label -> served endpoint (URL#MODEL), the unrelated references (>= 2), and the compare
+  // pipeline (HTTP: injected by the command). A pair whose two models are served gets the behaviour channel.
+  std::map<std::string, std::string> served;
+  std::vector<std::string> behave_references;
+  std::function<nlohmann::json(const std::string& a, const std::string& b, const std::vector<std::string>& refs)>
+      behave_compare;
 };
 
 // hf://... is remote; an ORG/NAME that is not a local path is taken as a Hugging Face cache reference.
