@@ -22,11 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool same_options(const weights::FingerprintOptions& a, const weights::FingerprintOptions& b) {
-  return a.seed == b.seed && a.sketch_dim == b.sketch_dim && a.full_max_elements == b.full_max_elements &&
-         a.max_tokens == b.max_tokens;
-}
-
 std::vector<std::string> archive_files(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw UsageError("--archive " + dir + ": not a folder");
@@ -98,12 +93,12 @@ int run_compare(Context& ctx, const Args& args) {
     files = archive_files(dir);
     for (const auto& f : files) refs.push_back(io::read_fingerprint(f));
     for (size_t i = 1; i < refs.size(); ++i)
-      if (!same_options(refs[i].options, refs[0].options))
+      if (!weights::same_sketch_options(refs[i].options, refs[0].options))
         throw UsageError("--archive " + dir + ": " + files[i] + " was swept with other sketch options than " + files[0] +
                          " (seed, sketch dimension, full-size limit and token count must agree to compare sketches)");
     if (io::looks_like_fingerprint(cand_ref)) {
       cand = std::make_unique<weights::ModelPrint>(io::read_fingerprint(cand_ref));
-      if (!same_options(cand->options, refs[0].options))
+      if (!weights::same_sketch_options(cand->options, refs[0].options))
         throw UsageError(cand_ref + ": swept with other sketch options than the archive; sweep it again with the archive's options");
     } else {
       say("fingerprinting the candidate " + cand_ref + " in memory (archive's options)");

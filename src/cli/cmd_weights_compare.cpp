@@ -103,9 +103,7 @@ int run_weights_compare(Context& ctx, const Args& args) {
       std::unique_ptr<weights::ModelPrint> pa, pb;
       if (fa) pa = std::make_unique<weights::ModelPrint>(io::read_fingerprint(ra));
       if (fb) pb = std::make_unique<weights::ModelPrint>(io::read_fingerprint(rb));
-      if (pa && pb && !(pa->options.seed == pb->options.seed && pa->options.sketch_dim == pb->options.sketch_dim &&
-                        pa->options.full_max_elements == pb->options.full_max_elements &&
-                        pa->options.max_tokens == pb->options.max_tokens))
+      if (pa && pb && !weights::same_sketch_options(pa->options, pb->options))
         throw UsageError(ra + " and " + rb + " were swept with different sketch options (seed, sketch dimension, "
                          "full-size limit, token count): their sketches cannot be compared");
       if (!pa) {

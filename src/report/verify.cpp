@@ -425,9 +425,7 @@ nlohmann::json run_verify(const VerifyOptions& o) {
         const weights::FingerprintOptions& fo = cand.print ? cand.print->options : ref.print->options;
         auto as_print = [&](const Probe& p) {
           if (p.print) {
-            const auto& po = p.print->options;
-            if (po.seed != fo.seed || po.sketch_dim != fo.sketch_dim || po.full_max_elements != fo.full_max_elements ||
-                po.max_tokens != fo.max_tokens)
+            if (!weights::same_sketch_options(p.print->options, fo))
               throw UsageError(p.in.label + ": swept with other sketch options than " +
                                (cand.print ? cand.in.label : ref.in.label) + "; sketches cannot be compared");
             return *p.print;

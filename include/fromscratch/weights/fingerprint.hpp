@@ -37,6 +37,13 @@ struct FingerprintOptions {
   size_t max_tokens = 4096;                 // embedding rows kept (common tokens, by decoded bytes)
 };
 
+// Two fingerprints' reduced values are comparable only when they were made with the same options (the same
+// sketch matrices S, the same kept forms and token rows).
+inline bool same_sketch_options(const FingerprintOptions& a, const FingerprintOptions& b) {
+  return a.seed == b.seed && a.sketch_dim == b.sketch_dim && a.full_max_elements == b.full_max_elements &&
+         a.max_tokens == b.max_tokens;
+}
+
 enum class KeptForm : uint8_t { none, full, token_rows, sketch };
 const char* kept_form_name(KeptForm f);
 KeptForm kept_form_from_name(const std::string& s);  // throws FormatError naming the value
