@@ -379,8 +379,9 @@ nlohmann::json run_verify(const VerifyOptions& o) {
         findings.push_back(str("architecture ", cand.in.label, " vs ", ref.in.label, " failed: ", what(e)));
       }
     }
-    // behaviour (served models only; context, never the verdict)
-    {
+    // behaviour (served models only; context, never the verdict). Listed only when asked for (--serve or
+    // --behave-reference): most inputs are files, and a channel nobody requested is not a missing input.
+    if (!o.served.empty() || !o.behave_references.empty()) {
       auto sa = o.served.find(cand.in.label), sb = o.served.find(ref.in.label);
       if (sa == o.served.end() || sb == o.served.end()) {
         channels["behaviour"] = not_run(std::string("no served endpoint for ") +
