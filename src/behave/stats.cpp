@@ -7,6 +7,8 @@
 #include <numeric>
 #include <set>
 
+#include "fromscratch/weights/pvalues.hpp"
+
 namespace fromscratch::behave {
 
 namespace {
@@ -99,54 +101,10 @@ double prefix_agreement(std::string_view a, std::string_view b) {
   return static_cast<double>(k) / static_cast<double>(longest);
 }
 
-namespace {
-// Continued fraction of the incomplete beta function (modified Lentz), as in src/weights/pvalues.cpp.
-double betacf(double a, double b, double x) {
-  const double fpmin = 1e-300, eps = 1e-15;
-  const double qab = a + b, qap = a + 1, qam = a - 1;
-  double c = 1, d = 1 - qab * x / qap;
-  if (std::fabs(d) < fpmin) d = fpmin;
-  d = 1 / d;
-  double h = d;
-  for (int m = 1; m <= 10000; ++m) {
-    const int m2 = 2 * m;
-    double aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-    d = 1 + aa * d;
-    if (std::fabs(d) < fpmin) d = fpmin;
-    c = 1 + aa / c;
-    if (std::fabs(c) < fpmin) c = fpmin;
-    d = 1 / d;
-    h *= d * c;
-    aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-    d = 1 + aa * d;
-    if (std::fabs(d) < fpmin) d = fpmin;
-    c = 1 + aa / c;
-    if (std::fabs(c) < fpmin) c = fpmin;
-    d = 1 / d;
-    const double del = d * c;
-    h *= del;
-    if (std::fabs(del - 1) < eps) break;
-  }
-  return h;
-}
-// ln I_x(a, b), the regularised incomplete beta function.
-double log_incomplete_beta(double a, double b, double x) {
-  if (x <= 0) return -INFINITY;
-  if (x >= 1) return 0.0;
-  const double lbt = std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
-  if (x < (a + 1) / (a + b + 2)) return lbt + std::log(betacf(a, b, x) / a);
-  const double comp = std::exp(lbt) * betacf(b, a, 1 - x) / b;  // I_{1-x}(b, a)
-  return std::log1p(-std::min(comp, 1.0 - 1e-300));
-}
-}  // namespace
-
 double student_t_log10_sf(double t, double df) {
   if (std::isnan(t)) return 0.0;
   if (!(df > 0) || std::isinf(df) || df > 1e7) return normal_log10_sf(t);
-  const double x = df / (df + t * t);
-  const double half_tail = std::log(0.5) + log_incomplete_beta(df / 2, 0.5, x);  // ln P(T >= |t|)
-  if (t >= 0) return std::min(0.0, half_tail / kLn10);
-  return std::log10(-std::expm1(half_tail));
+  return std::min(0.0, weights::log10_student_t_sf(t, df));
 }
 
 double student_t_upper(double p, double df) {

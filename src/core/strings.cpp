@@ -81,4 +81,15 @@ std::string human_count(double n) {
   return scaled(n, units, 5);
 }
 
+std::string escape_h5_link_name(const std::string& key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '/') out += "%2F";
+    else if (c == '%') out += "%25";
+    else out += c;
+  }
+  if (out.empty() || out == ".") out = "%2E" + out.substr(out.empty() ? 0 : 1);
+  return out;
+}
+
 }  // namespace fromscratch

@@ -62,16 +62,6 @@ class Handle {
   hid_t id_ = -1;
 };
 
-std::string escape_name(const std::string& key) {
-  std::string out;
-  for (char c : key) {
-    if (c == '/') out += "%2F";
-    else if (c == '%') out += "%25";
-    else out += c;
-  }
-  if (out.empty() || out == ".") out = "%2E" + out.substr(out.empty() ? 0 : 1);
-  return out;
-}
 std::string unescape_name(const std::string& name) {
   std::string out;
   for (size_t i = 0; i < name.size(); ++i) {
@@ -225,7 +215,7 @@ void H5File::write_json(const std::string& group_path, const json& value) {
   std::function<void(const std::string&, const json&)> write_object = [&](const std::string& gpath, const json& obj) {
     Handle g = impl_->open_or_create_group(gpath);
     for (const auto& [key, v] : obj.items()) {
-      std::string name = escape_name(key);
+      std::string name = escape_h5_link_name(key);
       std::string child = join_path(gpath, name);
       if (v.is_object()) {
         write_object(child, v);

@@ -32,19 +32,6 @@ namespace fs = std::filesystem;
 // ---------------------------------------------------------------------------------------------------------
 // HDF5 locators (the mapping of io::H5File::write_json).
 
-namespace {
-std::string escape_h5(const std::string& key) {
-  std::string out;
-  for (char c : key) {
-    if (c == '/') out += "%2F";
-    else if (c == '%') out += "%25";
-    else out += c;
-  }
-  if (out.empty() || out == ".") out = "%2E" + out.substr(out.empty() ? 0 : 1);
-  return out;
-}
-}  // namespace
-
 std::string h5_locator(const JsonPath& path) {
   // Walk: keys are groups until the last step; an index after an object list is a 6-digit subgroup; an
   // index into a numeric array (the last step or the one before a second index) is an element.
@@ -54,7 +41,7 @@ std::string h5_locator(const JsonPath& path) {
     const bool last = i + 1 == path.size();
     if (const auto* k = std::get_if<std::string>(&path[i])) {
       if (last) tail = "@" + *k;
-      else group += "/" + escape_h5(*k);
+      else group += "/" + escape_h5_link_name(*k);
     } else {
       size_t idx = std::get<size_t>(path[i]);
       // An index followed only by indices addresses a numeric dataset element.

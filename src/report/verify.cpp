@@ -95,6 +95,20 @@ int checkpoint_layers(const Checkpoint& ck) {
   return top + 1;
 }
 
+// The weights channel's record of one comparison; `fingerprints` says which sides were fingerprints (null: none).
+json weights_channel(const weights::ComparisonResult& res, uint64_t seed, const json& fingerprints) {
+  json wj = json::parse(res.to_json().dump());
+  wj["seed"] = seed;
+  if (!fingerprints.is_null()) wj["fingerprints"] = fingerprints;
+  return {{"status", "run"},
+          {"question", "were the weights derived from the reference?"},
+          {"verdict", res.verdict},
+          {"decides_verdict", true},
+          {"reason", res.reason},
+          {"strongest_record", strongest_family_record(wj).index},
+          {"result", wj}};
+}
+
 // The weight channel's view of an input with a checkpoint: a hub or cache model through its opened checkpoint
 // (reads go through its session), anything else from its path.
 std::unique_ptr<weights::ModelView> open_view(const Probe& p) {
@@ -438,19 +452,9 @@ nlohmann::json run_verify(const VerifyOptions& o) {
         weights::ModelPrint pa = as_print(cand), pb = as_print(ref);
         weights::ModelView va(pa), vb(pb);
         progress(str("weights: ", cand.in.label, " vs ", ref.in.label, " (fingerprints)"));
-        auto res = weights::compare_models(va, vb, o.weights);
-        json wj = json::parse(res.to_json().dump());
-        wj["seed"] = o.weights.seed;
-        wj["fingerprints"] = {{"candidate", bool(cand.print)}, {"reference", bool(ref.print)},
-                              {"sketch_dim", fo.sketch_dim}, {"full_max_elements", fo.full_max_elements}};
-        auto s = strongest_family_record(wj);
-        channels["weights"] = {{"status", "run"},
-                               {"question", "were the weights derived from the reference?"},
-                               {"verdict", res.verdict},
-                               {"decides_verdict", true},
-                               {"reason", res.reason},
-                               {"strongest_record", s.index},
-                               {"result", wj}};
+        channels["weights"] = weights_channel(weights::compare_models(va, vb, o.weights), o.weights.seed,
+                                              {{"candidate", bool(cand.print)}, {"reference", bool(ref.print)},
+                                               {"sketch_dim", fo.sketch_dim}, {"full_max_elements", fo.full_max_elements}});
       } catch (const std::exception& e) {
         channels["weights"] = failed(what(e));
         findings.push_back(str("weights ", cand.in.label, " vs ", ref.in.label, " failed: ", what(e)));
@@ -468,17 +472,7 @@ nlohmann::json run_verify(const VerifyOptions& o) {
         auto rv_ptr = open_view(ref);
         weights::ModelView& rv = *rv_ptr;
         progress(str("weights: ", cand.in.label, " vs ", ref.in.label));
-        auto res = weights::compare_models(*cand_view, rv, o.weights);
-        json wj = json::parse(res.to_json().dump());
-        wj["seed"] = o.weights.seed;
-        auto s = strongest_family_record(wj);
-        channels["weights"] = {{"status", "run"},
-                               {"question", "were the weights derived from the reference?"},
-                               {"verdict", res.verdict},
-                               {"decides_verdict", true},
-                               {"reason", res.reason},
-                               {"strongest_record", s.index},
-                               {"result", wj}};
+        channels["weights"] = weights_channel(weights::compare_models(*cand_view, rv, o.weights), o.weights.seed, nullptr);
         if (cand_view->large()) cand_view->clear_cache();
       } catch (const std::exception& e) {
         channels["weights"] = failed(what(e));

@@ -21,6 +21,9 @@ std::string str(const Args&... args) {
 std::string quote_untrusted(std::string_view s, size_t max_len = 200);
 
 std::string to_hex(const uint8_t* data, size_t n);
+// A JSON key as an HDF5 link name ('/' -> %2F, '%' -> %25, "" and "." -> %2E...): the one mapping the HDF5
+// writer uses and the report's locators point into.
+std::string escape_h5_link_name(const std::string& key);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 std::string shape_to_string(const std::vector<uint64_t>& shape);  // "[4096, 128]"
 bool ends_with(std::string_view s, std::string_view suffix);
