@@ -4,7 +4,8 @@
 // permuted, hidden basis signed-permuted, fine-tuned), generated row by row in memory by the synth library
 // (nothing is written to disk; one expert pair is held at a time).
 //
-// usage: weights_matching_bench [--experts N] [--width W] [--hidden D] [--threads T]
+// usage: weights_matching_bench [--experts N] [--width W] [--hidden D] [--threads T] [--member disguised|independent]
+// (independent: the worst case for the assignments, no clear best column per row)
 // Prints one line per stage with seconds, and the agreement found (it must be near-complete for this pair).
 #include <Eigen/Dense>
 #include <chrono>
@@ -33,8 +34,13 @@ static weights::Matrix rows_of(const synth::Model& m, const synth::SynthTensor& 
 int main(int argc, char** argv) {
   uint64_t experts = 128, width = 1280, hidden = 4096;
   unsigned threads = 2;
+  std::string member = "disguised";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
+    if (a == "--member") {
+      member = argv[i + 1];
+      continue;
+    }
     uint64_t v = std::stoull(argv[i + 1]);
     if (a == "--experts") experts = v;
     else if (a == "--width") width = v;
@@ -50,19 +56,24 @@ int main(int argc, char** argv) {
   spec.overrides.hidden_size = hidden;
   spec.overrides.vocab_size = 1024;
   spec.seed = 7;
-  spec.members = {"disguised"};
+  spec.members = {"base", member};
   auto fam = synth::build_family(spec);
   const synth::Model& a = *fam.find("base")->model;
-  const synth::Model& b = *fam.find("disguised")->model;
+  if (!fam.find(member)) {
+    std::fprintf(stderr, "unknown --member %s\n", member.c_str());
+    return 2;
+  }
+  const synth::Model& b = *fam.find(member)->model;
   auto t0 = Clock::now();
   // Expert matching by centred router rows. The disguise also permutes the hidden basis; the bench aligns it
   // with the permutation from truth (the alignment itself is measured by `weights compare`).
   auto ra = rows_of(a, *a.find(synth::TensorKind::router, 0));
   auto rb = rows_of(b, *b.find(synth::TensorKind::router, 0));
-  auto desc = fam.find("disguised")->model->describe();
+  auto desc = b.describe();
   std::vector<int> hperm;
   std::vector<double> hsign;
-  for (auto& x : desc["params"]["hidden_permutation"]) hperm.push_back(x.get<int>());
+  if (desc["params"].contains("hidden_permutation"))
+    for (auto& x : desc["params"]["hidden_permutation"]) hperm.push_back(x.get<int>());
   if (desc["params"].contains("hidden_signs"))
     for (auto& x : desc["params"]["hidden_signs"]) hsign.push_back(x.get<double>());
   auto align_cols = [&](weights::Matrix m) {  // B's columns into A's basis: A dim perm[k] = B dim k
@@ -106,7 +117,7 @@ int main(int argc, char** argv) {
     agree += r.agree;
     units += r.units;
   }
-  std::printf("experts %llu  width %llu  hidden %llu  threads %u\n", (unsigned long long)experts,
+  std::printf("pair base / %s  experts %llu  width %llu  hidden %llu  threads %u\n", member.c_str(), (unsigned long long)experts,
               (unsigned long long)width, (unsigned long long)hidden, threads);
   std::printf("router matching (128-row LAP on centred rows): %.2f s\n", t_router);
   std::printf("neuron agreement for %llu matched expert pairs (generation of the rows included): %.2f s\n",

@@ -5,12 +5,15 @@
 #   fromscratch weights stats --read-only (the same chunked read loop, computing nothing)
 #   fromscratch weights stats, 1 and 2 threads (every statistic, row/column norms, bit histograms)
 #   bench/weights/stats_numpy.py          (NumPy, the same statistics over the same files)
+#   build/bench/weights_histogram_floor   (pread + the exact 16-bit histogram alone, 2 threads: the floor
+#                                          under the pass, since every element needs one counter increment)
 # and prints GB/s and the ratios. The generated files (~8.5 GB) are deleted at the end.
 #
 # usage: bench/weights/stats_bench.sh [FROMSCRATCH_BINARY] [WORK_DIR] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 F=${1:-build/src/cli/fromscratch}
+FLOOR=$(dirname "$F")/../../bench/weights_histogram_floor
 W=${2:-$(mktemp -d /work/stats-bench.XXXXXX)}
 ROUNDS=${3:-2}
 PY=/usr/bin/python3
@@ -60,6 +63,7 @@ for round in $(seq 1 "$ROUNDS"); do
   measure "stats --read-only, 2 threads" "$bytes" run_stats --read-only --threads 2
   measure "stats, 1 thread" "$bytes" run_stats --threads 1 --json
   measure "stats, 2 threads" "$bytes" run_stats --threads 2 --json
+  if [ -x "$FLOOR" ]; then measure "histogram alone, 2 threads" "$bytes" "$FLOOR" --threads 2 $files; fi
   if [ "$round" -eq 1 ]; then  # NumPy is slow: once, over the first model's shards
     measure "NumPy (model 1 only)" "$m1bytes" $PY bench/weights/stats_numpy.py $m1files
   fi
@@ -73,4 +77,8 @@ echo "stats 2 threads / cat page cache     = $(r "stats, 2 threads" "cat (page c
 echo "stats 2 threads / own read loop      = $(r "stats, 2 threads" "stats --read-only, 2 threads")"
 echo "stats 2 threads / NumPy              = $(r "stats, 2 threads" "NumPy (model 1 only)")x   (goal >= 10)"
 echo "stats 2 threads / 1 thread           = $(r "stats, 2 threads" "stats, 1 thread")x"
+if [ -n "${best["histogram alone, 2 threads"]:-}" ]; then
+  echo "histogram alone / dd page cache      = $(r "histogram alone, 2 threads" "dd bs=8M (page cache)")   (the floor: no pass can exceed it)"
+  echo "stats 2 threads / histogram alone    = $(r "stats, 2 threads" "histogram alone, 2 threads")"
+fi
 echo "per CPU-second: stats / dd = $(rc "stats, 2 threads" "dd bs=8M (page cache)"), stats / NumPy = $(rc "stats, 2 threads" "NumPy (model 1 only)")x"

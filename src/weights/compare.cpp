@@ -193,7 +193,7 @@ std::string scope_of(const RoleKey& k) { return describe(k); }
 
 // ---- hidden-basis alignment ----
 struct Alignment {
-  std::string kind;           // "identity", "signed_permutation", "rotation"
+  std::string kind;           // "identity", "signed_permutation", "rotation", "layer_rotation", ...
   std::vector<int> perm;      // A dim j <- B dim perm[j] (signed permutation)
   std::vector<double> sign;
   Mat Q;                      // rotation: B (n x dB) * Q (dB x dA) ~ A
@@ -236,7 +236,7 @@ Matrix align_tensor(const Matrix& B, HiddenAxis ax, const Alignment& al, const S
     if (ax == HiddenAxis::rows) out.v[j * out.cols + o] = float(v);
     else out.v[o * out.cols + j] = float(v);
   };
-  if (al.kind == "rotation") {
+  if (al.Q.size() > 0) {  // a rotation (from embeddings or from the layers' Gram matrices)
     Mat X(other, dB);
     for (size_t o = 0; o < other; ++o)
       for (size_t j = 0; j < dB; ++j) X(ix(o), ix(j)) = at(o, j);
@@ -612,6 +612,125 @@ static std::optional<Alignment> align_from_layers(const ModelView& A, const Mode
     v = w / n;
   }
   for (size_t j = 0; j < d; ++j) al.sign[j] = v(ix(j)) < 0 ? -1.0 : 1.0;
+  return al;
+}
+
+// Hidden-basis rotation recovered from the layers alone, for a copy whose embeddings were re-initialised AND
+// whose residual basis was rotated (norm gains folded into the adjacent matrices, which a rotation requires).
+// The Gram matrices of the matrices around the attention, with each model's own input-norm gains folded in,
+// are invariant to how heads and neurons are ordered and transform as G_B = Q G_A Q^T:
+//   reading the residual stream: (W diag(g))^T (W diag(g)) for q/k/v;  writing it: W W^T for o_proj.
+// Q is found in three steps: the eigenvectors of the two sums (V_B ~ Q V_A S, S = one sign per eigenvector),
+// the signs from every Gram at once (V_B^T G_B V_B ~ S V_A^T G_A V_A S: S is the sign pattern of the leading
+// eigenvector of the elementwise product, summed over Grams), then a few majorisation steps on
+// sum tr(G_B Q G_A Q^T) (Q <- polar factor of sum G_B Q G_A), which fix eigenvectors that near-equal
+// eigenvalues mixed. Like every Gram relation it leaves one global sign free: Q and -Q are both tested.
+// Only attention and norm tensors choose Q, so the matched test under it uses the MLP and expert tensors alone
+// (the same decoupled null as the layer-profile permutation). Cost: O(rows d^2) per Gram plus O(d^3) per step;
+// skipped above `max_dim`.
+static std::optional<Alignment> rotation_from_layers(const ModelView& A, const ModelView& B, size_t max_dim,
+                                                     std::string& why_not) {
+  const size_t d = A.hidden_size();
+  if (d == 0 || d != B.hidden_size()) {
+    why_not = "hidden sizes differ";
+    return std::nullopt;
+  }
+  if (d > max_dim) {
+    why_not = "hidden size " + std::to_string(d) + " above the limit " + std::to_string(max_dim);
+    return std::nullopt;
+  }
+  const int layers = std::min(A.num_layers(), B.num_layers());
+  // At most 32 Grams, from evenly spaced layers.
+  const int per_layer = 4, max_grams = 32;
+  const int use_layers = std::max(1, std::min(layers, max_grams / per_layer));
+  std::vector<Mat> GA, GB;
+  auto gains = [&](const ModelView& m, int l) {
+    Eigen::VectorXd g = Eigen::VectorXd::Ones(ix(d));
+    RoleKey nk{RoleKind::input_norm, l, -1, false};
+    if (m.find(nk)) {
+      auto v = m.get(nk);
+      if (v->v.size() == d)
+        for (size_t j = 0; j < d; ++j) g(ix(j)) = v->v[j];
+    }
+    return g;
+  };
+  auto gram = [&](const ModelView& m, const RoleKey& key, const Eigen::VectorXd& g) -> Mat {
+    auto w = m.get(key);
+    const HiddenAxis ax = hidden_axis(key.kind);
+    Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> W(w->v.data(), ix(w->rows), ix(w->cols));
+    Mat G;
+    if (ax == HiddenAxis::columns && w->cols == d) {
+      Mat X = W.cast<double>() * g.asDiagonal();
+      G = X.transpose() * X;
+    } else if (ax == HiddenAxis::rows && w->rows == d) {
+      Mat X = W.cast<double>();
+      G = X * X.transpose();
+    } else {
+      return Mat();
+    }
+    double n = G.norm();
+    if (!(n > 0) || !std::isfinite(n)) return Mat();
+    return G / n;
+  };
+  for (int i = 0; i < use_layers; ++i) {
+    const int l = use_layers == 1 ? 0 : int((int64_t(i) * (layers - 1)) / (use_layers - 1));
+    const Eigen::VectorXd ga = gains(A, l), gb = gains(B, l);
+    for (RoleKind k : {RoleKind::attn_q, RoleKind::attn_k, RoleKind::attn_v, RoleKind::attn_o}) {
+      RoleKey key{k, l, -1, false};
+      if (!A.find(key) || !B.find(key)) continue;
+      Mat a = gram(A, key, ga), b = gram(B, key, gb);
+      if (a.size() == 0 || b.size() == 0) continue;
+      GA.push_back(std::move(a));
+      GB.push_back(std::move(b));
+    }
+  }
+  if (GA.size() < 4) {
+    why_not = "fewer than 4 attention matrices with a hidden axis in both models";
+    return std::nullopt;
+  }
+  Mat MA = Mat::Zero(ix(d), ix(d)), MB = MA;
+  for (size_t i = 0; i < GA.size(); ++i) {
+    MA += GA[i];
+    MB += GB[i];
+  }
+  Eigen::SelfAdjointEigenSolver<Mat> ea(MA), eb(MB);
+  const Mat& VA = ea.eigenvectors();
+  const Mat& VB = eb.eigenvectors();
+  Mat H = Mat::Zero(ix(d), ix(d));
+  for (size_t i = 0; i < GA.size(); ++i) H += (VA.transpose() * GA[i] * VA).cwiseProduct(VB.transpose() * GB[i] * VB);
+  Eigen::SelfAdjointEigenSolver<Mat> eh(H);
+  Eigen::VectorXd s = eh.eigenvectors().col(ix(d) - 1);
+  Eigen::VectorXd sg(ix(d));
+  for (size_t j = 0; j < d; ++j) sg(ix(j)) = s(ix(j)) < 0 ? -1.0 : 1.0;
+  Mat Q = VB * sg.asDiagonal() * VA.transpose();  // G_B ~ Q G_A Q^T; B's columns times Q ~ A's
+  auto objective = [&](const Mat& q) {
+    double o = 0;
+    for (size_t i = 0; i < GA.size(); ++i) o += (GB[i].cwiseProduct(q * GA[i] * q.transpose())).sum();
+    return o;
+  };
+  double obj = objective(Q);
+  // Majorisation steps within a fixed budget of about 2e10 multiply-adds.
+  const double step_cost = 4.0 * double(d) * double(d) * double(d) * double(GA.size());
+  const int steps = int(std::min(8.0, std::floor(2e10 / std::max(1.0, step_cost))));
+  for (int it = 0; it < steps; ++it) {
+    Mat M = Mat::Zero(ix(d), ix(d));
+    for (size_t i = 0; i < GA.size(); ++i) M.noalias() += GB[i] * Q * GA[i];
+    Eigen::JacobiSVD<Mat> svd(M, Eigen::ComputeFullU | Eigen::ComputeFullV);
+    Mat Qn = svd.matrixU() * svd.matrixV().transpose();
+    double on = objective(Qn);
+    if (!(on > obj)) break;
+    const bool small = on - obj < 1e-10 * std::fabs(on);
+    Q = Qn;
+    obj = on;
+    if (small) break;
+  }
+  Alignment al;
+  al.kind = "layer_rotation";
+  al.Q = Q;
+  al.quality = obj / double(GA.size());
+  al.source = "Gram matrices of q/k/v (input-norm gains folded in) and o_proj, " + std::to_string(GA.size()) + " from " +
+              std::to_string(use_layers) + " layers";
+  al.from_attention = true;
   return al;
 }
 
@@ -1065,6 +1184,7 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
   res.alignment = nlohmann::json::object();
   if (opt.alignment && A.hidden_size() > 0 && B.hidden_size() > 0) {
     std::vector<Alignment> candidates;
+    bool embedding_bridge = false;  // shared-token embeddings aligned the bases (signed permutation or rotation)
     if (same_hidden) candidates.push_back({"identity", {}, {}, {}, 1.0, 0, "same positions"});
     // From shared-token embeddings.
     RoleKey ek{RoleKind::embed_tokens, -1, -1, false};
@@ -1107,6 +1227,7 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
             ++matched;
           }
         sp.quality = matched ? q / double(matched) : 0;
+        embedding_bridge = embedding_bridge || sp.quality >= 0.5;
         size_t identity_share = 0;
         for (size_t j = 0; j < da; ++j) identity_share += (match[j] == int(j) && sp.sign[j] > 0) ? 1 : 0;
         res.alignment["signed_permutation"] = {{"mean_abs_matched_column_r", sp.quality},
@@ -1118,6 +1239,7 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
         Alignment rot{"rotation", {}, {}, svd.matrixU() * svd.matrixV().transpose(), 0, n, how};
         double resid = (XB * rot.Q - XA).squaredNorm(), total = XA.squaredNorm();
         rot.quality = total > 0 ? 1 - resid / total : 0;
+        embedding_bridge = embedding_bridge || rot.quality >= 0.5;
         res.alignment["rotation"] = {{"procrustes_r2", rot.quality}};
         if (da == db && sp.quality < 0.5) candidates.push_back(rot);
       } else {
@@ -1144,6 +1266,22 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
       neg.kind = "layer_signed_permutation_negated";
       for (auto& x : neg.sign) x = -x;
       candidates.push_back(neg);
+    }
+    // A rotation from the layers' Gram matrices, when the embeddings gave no bridge (re-initialised embeddings,
+    // different tokenizers, or an unrelated model): the only way to a rotated copy with new embeddings.
+    if (same_hidden && !embedding_bridge) {
+      std::string why_not;
+      if (auto lr = rotation_from_layers(A, B, opt.layer_rotation_max_dim, why_not)) {
+        say("hidden-basis rotation from layer Gram matrices");
+        res.alignment["layer_rotation"] = {{"mean_gram_agreement", lr->quality}, {"source", lr->source}};
+        candidates.push_back(*lr);
+        Alignment neg = *lr;
+        neg.kind = "layer_rotation_negated";
+        neg.Q = -neg.Q;
+        candidates.push_back(neg);
+      } else {
+        res.alignment["layer_rotation"] = {{"skipped", why_not}};
+      }
     }
     res.alignment["candidates"] = nlohmann::json::array();
     for (const auto& al : candidates) {
@@ -1228,6 +1366,8 @@ void decide_verdict(ComparisonResult& r, double alpha) {
       aligned_test = true;
     if (rec.test == "matched_correlation" && rec.scope.find("alignment=rotation") != std::string::npos) aligned_test = true;
     if (rec.test == "matched_correlation" && rec.scope.find("alignment=layer_signed_permutation") != std::string::npos)
+      aligned_test = true;
+    if (rec.test == "matched_correlation" && rec.scope.find("alignment=layer_rotation") != std::string::npos)
       aligned_test = true;
     if (rec.log10_p_adjusted <= level) {
       rejecting.push_back(&rec);

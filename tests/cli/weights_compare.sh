@@ -29,7 +29,7 @@ expect_rc 2 "$F" weights compare onlyone
 expect_rc 2 "$F" weights compare a b --null-draws 3
 
 "$F" synth family --template solar-open --scale tiny --seed 7 --out "$work/fam" \
-  --members base,independent,fine-tuned,continued-pretraining,expert-permuted,norm-only,disguised,disguised-rotated,depth-pruned,upcycled > /dev/null
+  --members base,independent,fine-tuned,continued-pretraining,expert-permuted,norm-only,disguised,disguised-rotated,depth-pruned,upcycled,re-tokenized > /dev/null
 fam="$work/fam"
 
 verdict() {  # verdict A B -> prints the verdict, keeps the JSON in $work/last.json
@@ -61,6 +61,20 @@ assert fam["every tensor with a hidden axis"]["log10_p_adjusted"] > -2, "same-ba
 assert fam["alignment=signed_permutation"]["log10_p_adjusted"] < -10
 assert d["alignment"]["signed_permutation"]["mean_abs_matched_column_r"] > 0.99
 PYEOF
+# Two disguises at once: new embeddings (re-tokenized) against a rotated basis with folded norms. No shared
+# token bridges the bases; the rotation recovered from the attention Gram matrices does (one of its two signs).
+[ "$(verdict re-tokenized disguised-rotated)" = derived ]
+$PY - "$work/last.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+fam = {r["scope"]: r for r in d["records"] if r["family"]}
+assert "signed_permutation" not in d["alignment"], "no shared tokens: no embedding alignment"
+assert d["alignment"]["layer_rotation"]["mean_gram_agreement"] > 0.99, d["alignment"]["layer_rotation"]
+best = min(fam["alignment=layer_rotation"]["log10_p_adjusted"], fam["alignment=layer_rotation_negated"]["log10_p_adjusted"])
+assert best < -10, best
+PYEOF
+# ... and against an unrelated model the same recovery finds nothing.
+[ "$(verdict independent disguised-rotated)" = independent ]
 # Norm vectors copied byte for byte, every matrix independent: derived, with the evidence in the norms only.
 verdict base norm-only > /dev/null
 $PY - "$work/last.json" <<'PYEOF'

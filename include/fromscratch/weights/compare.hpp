@@ -24,6 +24,7 @@ struct CompareOptions {
   size_t max_units = 2048;         // neurons per block used by the matched test
   double alpha = 0.01;             // family-wise level of the verdict
   bool alignment = true;           // run the aligned (disguise-resistant) tests
+  size_t layer_rotation_max_dim = 1024;  // largest hidden size for the rotation recovered from layer Grams
   std::function<void(const std::string&)> progress;  // stage messages (stderr), may be empty
 };
 
