@@ -1,5 +1,6 @@
 // The accelerator interface's CPU twin and the run-time choice of a device (include/fromscratch/weights/accelerator.hpp).
 #include "fromscratch/weights/accelerator.hpp"
+#include "fromscratch/weights/sketch.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -143,17 +144,14 @@ class CpuAccelerator final : public Accelerator {
                        std::to_string(n) + " rows");
     const size_t k = s.rows, bw = dtype_bits(t) / 8;
     std::vector<double> acc(k * m, 0.0);
-    std::vector<float> row(m);
-    for (size_t j = 0; j < n; ++j) {
-      decode(t, w + j * m * bw, m, row.data());
-      for (auto& v : row)
-        if (!std::isfinite(v)) v = 0.0f;
-      for (size_t i = 0; i < k; ++i) {
-        const double sij = s.v[i * n + j];
-        if (sij == 0.0) continue;
-        double* out = acc.data() + i * m;
-        for (size_t c = 0; c < m; ++c) out[c] += sij * row[c];
-      }
+    const size_t block = std::max<size_t>(1, (size_t(1) << 20) / std::max<size_t>(1, m));  // rows decoded at once
+    std::vector<float> rows(std::min(block, n) * m);
+    for (size_t j0 = 0; j0 < n; j0 += block) {
+      const size_t nr = std::min(block, n - j0);
+      decode(t, w + j0 * m * bw, nr * m, rows.data());
+      for (size_t q = 0; q < nr * m; ++q)
+        if (!std::isfinite(rows[q])) rows[q] = 0.0f;
+      sketch_rows_accumulate(s.v.data(), k, n, j0, rows.data(), nr, m, acc.data());
     }
     Matrix r;
     r.rows = k;
@@ -171,18 +169,16 @@ class CpuAccelerator final : public Accelerator {
     Matrix out;
     out.rows = r;
     out.cols = k;
-    out.v.assign(r * k, 0.0f);
+    const std::vector<double> st = sketch_transposed(s.v.data(), k, n);
     std::vector<float> row(n);
+    std::vector<double> o(k);
+    out.v.resize(r * k);
     for (size_t i = 0; i < r; ++i) {
       decode(t, w + i * n * bw, n, row.data());
       for (auto& v : row)
         if (!std::isfinite(v)) v = 0.0f;
-      for (size_t c = 0; c < k; ++c) {
-        const float* sr = s.row(c);
-        double a = 0;
-        for (size_t j = 0; j < n; ++j) a += static_cast<double>(sr[j]) * row[j];
-        out.v[i * k + c] = static_cast<float>(a);
-      }
+      sketch_cols_project(st.data(), k, row.data(), 1, n, o.data());
+      for (size_t c = 0; c < k; ++c) out.v[i * k + c] = static_cast<float>(o[c]);
     }
     return out;
   }

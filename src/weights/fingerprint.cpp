@@ -1,4 +1,5 @@
 #include "fromscratch/weights/fingerprint.hpp"
+#include "fromscratch/weights/sketch.hpp"
 
 #include <xxhash.h>
 
@@ -186,6 +187,7 @@ TensorPrint fingerprint_tensor(const ModelView& m, size_t tensor_index, const st
     p.values.cols = size_t(cols);
   }
   std::vector<double> acc;  // sketch accumulator (double, fixed order)
+  std::vector<double> St;   // S transposed, for W S^T
   if (p.kept == KeptForm::sketch) acc.assign(p.values.rows * p.values.cols, 0.0);
   else p.values.v.resize(p.values.rows * p.values.cols);
 
@@ -244,29 +246,13 @@ TensorPrint fingerprint_tensor(const ModelView& m, size_t tensor_index, const st
       } else if (p.kept == KeptForm::sketch) {
         const size_t k = options.sketch_dim;
         if (!sketch_rows_axis) {
-          // acc (k x cols) += S[:, r0:r1] * W[r0:r1, :], row by row of W: the k output rows stay in cache while
-          // each W row is read once. Every output element still sums its terms in row order (same bits as
-          // the accelerator's CPU twin).
-          for (uint64_t r = r0; r < r1; ++r) {
-            const float* w = dec.data() + size_t(r - r0) * size_t(cols);
-            for (size_t i = 0; i < k; ++i) {
-              const double s = S.v[i * size_t(rows) + size_t(r)];
-              double* out = acc.data() + i * size_t(cols);
-              for (size_t c = 0; c < size_t(cols); ++c) out[c] += s * w[c];
-            }
-          }
+          // acc (k x cols) += S[:, r0:r1] * W[r0:r1, :]; each output element sums its terms in row order.
+          sketch_rows_accumulate(S.v.data(), k, size_t(rows), size_t(r0), dec.data(), size_t(r1 - r0), size_t(cols),
+                                 acc.data());
         } else {
-          // acc (rows x k): row r = W[r, :] S^T
-          for (uint64_t r = r0; r < r1; ++r) {
-            const float* w = dec.data() + size_t(r - r0) * size_t(cols);
-            double* out = acc.data() + size_t(r) * k;
-            for (size_t i = 0; i < k; ++i) {
-              const float* s = S.v.data() + i * size_t(cols);
-              double v = 0;
-              for (size_t c = 0; c < size_t(cols); ++c) v += double(s[c]) * w[c];
-              out[i] = v;
-            }
-          }
+          // acc (rows x k): row r = W[r, :] S^T, each entry summed in column order.
+          if (St.empty()) St = sketch_transposed(S.v.data(), k, size_t(cols));
+          sketch_cols_project(St.data(), k, dec.data(), size_t(r1 - r0), size_t(cols), acc.data() + size_t(r0) * k);
         }
       }
     }

@@ -16,6 +16,7 @@
 #include "fromscratch/weights/accelerator.hpp"
 #include "fromscratch/weights/fingerprint.hpp"
 #include "fromscratch/weights/model_view.hpp"
+#include "fromscratch/weights/sketch.hpp"
 #include "fromscratch/weights/tensor_stats.hpp"
 #include "test_support.hpp"
 
@@ -271,4 +272,44 @@ TEST(AcceleratorCpu, SketchesEqualTheFingerprintsBitForBit) {
     ++checked;
   }
   EXPECT_EQ(checked, 2);
+}
+
+// The sketch kernels (sketch.hpp): the vector paths and the portable ones give the same bits, whatever the
+// sizes (remainders of the row blocks and of the vector width), the split into steps, and k (up to and above
+// the register-resident limit of 64); and both equal the plain sequential sums.
+TEST(SketchKernels, VectorAndPortablePathsAgreeBitForBit) {
+  std::mt19937_64 rng(17);
+  std::normal_distribution<float> nd(0.0f, 0.02f);
+  for (size_t k : {size_t(1), size_t(7), size_t(16), size_t(65)}) {
+    for (auto [n, m] : {std::pair<size_t, size_t>{1, 1}, {5, 3}, {13, 37}, {64, 129}}) {
+      std::vector<float> s(k * n), w(n * m), w2(m * n);
+      for (auto& x : s) x = nd(rng) * 50.0f;
+      for (auto& x : w) x = nd(rng);
+      for (auto& x : w2) x = nd(rng);
+      // Sequential references: each output's terms in order, product then sum, in double.
+      std::vector<double> ref_rows(k * m, 0.0), ref_cols(m * k, 0.0);
+      for (size_t i = 0; i < k; ++i)
+        for (size_t r = 0; r < n; ++r)
+          for (size_t c = 0; c < m; ++c) ref_rows[i * m + c] += double(s[i * n + r]) * double(w[r * m + c]);
+      for (size_t r = 0; r < m; ++r)
+        for (size_t i = 0; i < k; ++i) {
+          double a = 0;
+          for (size_t j = 0; j < n; ++j) a += double(s[i * n + j]) * double(w2[r * n + j]);
+          ref_cols[r * k + i] = a;
+        }
+      const std::vector<double> st = fw::sketch_transposed(s.data(), k, n);
+      for (bool vector_paths : {true, false}) {
+        fw::sketch_allow_vector_paths(vector_paths);
+        std::vector<double> rows(k * m, 0.0), cols(m * k, 0.0);
+        for (size_t r0 = 0; r0 < n; r0 += 3)  // steps of 3 rows: the blocks of 4 never line up with them
+          fw::sketch_rows_accumulate(s.data(), k, n, r0, w.data() + r0 * m, std::min<size_t>(3, n - r0), m, rows.data());
+        fw::sketch_cols_project(st.data(), k, w2.data(), m, n, cols.data());
+        EXPECT_EQ(0, std::memcmp(rows.data(), ref_rows.data(), rows.size() * sizeof(double)))
+            << "rows k=" << k << " n=" << n << " m=" << m << " vector=" << vector_paths;
+        EXPECT_EQ(0, std::memcmp(cols.data(), ref_cols.data(), cols.size() * sizeof(double)))
+            << "cols k=" << k << " n=" << n << " m=" << m << " vector=" << vector_paths;
+      }
+      fw::sketch_allow_vector_paths(true);
+    }
+  }
 }
