@@ -35,6 +35,10 @@
 namespace fromscratch::weights {
 namespace {
 
+// A matched test whose first-stage draws are all below the observation gets the second stage from this z on
+// (z = 3 is about p = 1e-3 under a normal null, far beyond what 39 draws can show).
+constexpr double kSecondStageFromZ = 3.0;
+
 using Mat = Eigen::MatrixXd;
 inline Eigen::Index ix(size_t v) { return static_cast<Eigen::Index>(v); }
 inline Eigen::Index ix(int v) { return static_cast<Eigen::Index>(v); }
@@ -1293,16 +1297,47 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
       MatchedStat obs = matched_statistic(A, B, al, nullptr, opt, true);
       if (obs.units.empty()) continue;
       Rng rng(opt.seed ^ std::hash<std::string>{}(al.kind));
-      std::vector<MatchedStat> nulls(opt.matched_null_draws);
-      std::vector<SignedPerm> pres(opt.matched_null_draws);
       const size_t dB = B.hidden_size();
-      for (auto& p : pres) {
-        p.perm = random_permutation(dB, rng);
-        p.sign.resize(dB);
-        for (auto& s : p.sign) s = (rng.next() & 1) ? 1.0 : -1.0;
+      std::vector<MatchedStat> nulls;
+      std::vector<SignedPerm> pres;
+      // Draws in two stages (a sequential Monte Carlo test): opt.matched_null_draws first; when none of them
+      // reaches the observation but z is below the extrapolation threshold (the tail is not extrapolated
+      // there, so p would stop at 1 / (1 + draws)), more draws up to opt.matched_null_draws_max resolve it.
+      // Still valid: for alpha below the first stage's bound the event p <= alpha needs the full-sample rank,
+      // and above it p never beats the first stage's bound; a pair that is clearly derived or clearly not
+      // stops after the first stage.
+      auto draw_more = [&](size_t total) {
+        const size_t from = pres.size();
+        if (total <= from) return;
+        pres.resize(total);
+        nulls.resize(total);
+        for (size_t i = from; i < total; ++i) {
+          auto& p = pres[i];
+          p.perm = random_permutation(dB, rng);
+          p.sign.resize(dB);
+          for (auto& sg : p.sign) sg = (rng.next() & 1) ? 1.0 : -1.0;
+        }
+        parallel_for(total - from, std::max(1u, opt.threads),
+                     [&](size_t i, unsigned) { nulls[from + i] = matched_statistic(A, B, al, &pres[from + i], opt, false); });
+      };
+      draw_more(opt.matched_null_draws);
+      if (opt.matched_null_draws_max > nulls.size() && !nulls.empty()) {
+        size_t exceed = 0;
+        double mean = 0, var = 0;
+        for (const auto& nm : nulls) {
+          exceed += nm.total >= obs.total ? 1 : 0;
+          mean += nm.total;
+        }
+        mean /= double(nulls.size());
+        for (const auto& nm : nulls) var += (nm.total - mean) * (nm.total - mean);
+        const double sd = std::sqrt(var / double(std::max<size_t>(1, nulls.size() - 1)));
+        const double z = sd > 0 ? (obs.total - mean) / sd : 0.0;
+        if (exceed == 0 && z >= kSecondStageFromZ && z < kExtrapolateFromZ) {
+          say("more null draws for alignment '" + al.kind + "' (z " + std::to_string(z) + " after " +
+              std::to_string(nulls.size()) + ")");
+          draw_more(opt.matched_null_draws_max);
+        }
       }
-      parallel_for(pres.size(), std::max(1u, opt.threads),
-                   [&](size_t i, unsigned) { nulls[i] = matched_statistic(A, B, al, &pres[i], opt, false); });
       auto emit = [&](const std::string& comp, bool family) {
         double o = comp == "all" ? obs.total : obs.by_component[comp];
         std::vector<double> draws;

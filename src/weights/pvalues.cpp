@@ -9,7 +9,6 @@ namespace fromscratch::weights {
 namespace {
 
 constexpr double kLn10 = 2.302585092994045684;
-constexpr double kExtrapolateFromZ = 5.0;
 // Fewest draws from which a null with estimated moments is extrapolated beyond the draws (see permutation_p).
 constexpr size_t kMinDrawsToExtrapolate = 19;
 

@@ -18,6 +18,7 @@ struct CompareOptions {
   uint64_t seed = 20260101;        // every random draw (null permutations, subsamples) derives from it
   size_t null_draws = 200;         // joint permutations for the same-basis tests
   size_t matched_null_draws = 39;  // decoupled draws for the aligned, matched test (each redoes all matchings)
+  size_t matched_null_draws_max = 0;  // > matched_null_draws: second stage of a promising matched test (off: 0)
   unsigned threads = 1;
   size_t max_rows = 512;           // rows (or columns) of a matrix used per same-basis statistic
   size_t max_tokens = 4096;        // shared tokens used to align hidden bases

@@ -12,6 +12,10 @@
 
 namespace fromscratch::weights {
 
+// Beyond how many null standard deviations a Monte Carlo p-value with no exceeding draw is extrapolated with a
+// (predictive) tail; below it the bound 1 / (1 + draws) stands (see permutation_p).
+inline constexpr double kExtrapolateFromZ = 5.0;
+
 // log10 P(Z >= z) for a standard normal Z (any z; asymptotic Mills-ratio series far in the tail).
 double log10_normal_sf(double z);
 // log10 P(T >= t) for Student's t with df degrees of freedom (incomplete beta, continued fraction; any t).
