@@ -18,70 +18,94 @@ bool use_avx2() {
 #endif
 }
 
-// Rows of W are taken four at a time so that each output element is loaded and stored once per four terms;
-// the terms are still added in row order.
-constexpr size_t kRowBlock = 4;
+// Rows of W are taken kRowBlock at a time and columns kColBlock at a time: the block of W, converted to double
+// once, stays in L1 while each of the k output rows adds its kRowBlock terms per column (in row order), so an
+// output element is loaded and stored once per kRowBlock terms and W is converted once, not k times.
+constexpr size_t kRowBlock = 8, kColBlock = 256;
 
 template <int kDummy>
 inline __attribute__((always_inline)) void rows_body(const float* s, size_t k, size_t n, size_t r0, const float* w,
                                                      size_t nr, size_t m, double* acc) {
-  for (size_t i = 0; i < k; ++i) {
-    double* out = acc + i * m;
-    const float* si = s + i * n + r0;
-    size_t r = 0;
-    for (; r + kRowBlock <= nr; r += kRowBlock) {
-      const double s0 = si[r], s1 = si[r + 1], s2 = si[r + 2], s3 = si[r + 3];
-      const float *w0 = w + r * m, *w1 = w0 + m, *w2 = w1 + m, *w3 = w2 + m;
-      for (size_t c = 0; c < m; ++c) {
-        double o = out[c];
-        o += s0 * double(w0[c]);
-        o += s1 * double(w1[c]);
-        o += s2 * double(w2[c]);
-        o += s3 * double(w3[c]);
-        out[c] = o;
+  alignas(64) double wb[kRowBlock * kColBlock];
+  for (size_t rb = 0; rb < nr; rb += kRowBlock) {
+    const size_t rows = std::min(kRowBlock, nr - rb);
+    for (size_t cb = 0; cb < m; cb += kColBlock) {
+      const size_t cols = std::min(kColBlock, m - cb);
+      for (size_t q = 0; q < rows; ++q)
+        for (size_t c = 0; c < cols; ++c) wb[q * kColBlock + c] = w[(rb + q) * m + cb + c];
+      for (size_t i = 0; i < k; ++i) {
+        double* out = acc + i * m + cb;
+        const float* si = s + i * n + r0 + rb;
+        if (rows == kRowBlock) {
+          const double s0 = si[0], s1 = si[1], s2 = si[2], s3 = si[3], s4 = si[4], s5 = si[5], s6 = si[6], s7 = si[7];
+          for (size_t c = 0; c < cols; ++c) {
+            double o = out[c];
+            o += s0 * wb[c];
+            o += s1 * wb[kColBlock + c];
+            o += s2 * wb[2 * kColBlock + c];
+            o += s3 * wb[3 * kColBlock + c];
+            o += s4 * wb[4 * kColBlock + c];
+            o += s5 * wb[5 * kColBlock + c];
+            o += s6 * wb[6 * kColBlock + c];
+            o += s7 * wb[7 * kColBlock + c];
+            out[c] = o;
+          }
+        } else {
+          for (size_t q = 0; q < rows; ++q) {
+            const double sq = si[q];
+            const double* wq = wb + q * kColBlock;
+            for (size_t c = 0; c < cols; ++c) out[c] += sq * wq[c];
+          }
+        }
       }
-    }
-    for (; r < nr; ++r) {
-      const double sr = si[r];
-      const float* wr = w + r * m;
-      for (size_t c = 0; c < m; ++c) out[c] += sr * double(wr[c]);
     }
   }
 }
 
-// out[row][c] = sum_j st[j][c] w[row][j], j in order; the k sums of one row run side by side (vectorised
-// across c), two rows at a time so that the additions of independent sums overlap.
+// out[row][c] = sum_j st[j][c] w[row][j], j in order. Tiles of 4 rows x 8 of the k sums are held in
+// registers through the whole j loop (the 32 sums are independent, so their additions overlap); the rest
+// (rows beyond a multiple of 4, k beyond a multiple of 8) one sum at a time, in the same order.
 template <int kDummy>
 inline __attribute__((always_inline)) void cols_body(const double* st, size_t k, const float* w, size_t nr, size_t n,
                                                      double* out) {
-  constexpr size_t kMaxK = 64;
+  constexpr size_t kR = 4, kC = 8;
   size_t i = 0;
-  if (k <= kMaxK) {
-    double a[kMaxK], b[kMaxK];
-    for (; i + 2 <= nr; i += 2) {
-      std::fill(a, a + k, 0.0);
-      std::fill(b, b + k, 0.0);
-      const float *wa = w + i * n, *wb = wa + n;
+  for (; i + kR <= nr; i += kR) {
+    const float *w0 = w + i * n, *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
+    size_t cb = 0;
+    for (; cb + kC <= k; cb += kC) {
+      double a0[kC] = {}, a1[kC] = {}, a2[kC] = {}, a3[kC] = {};
       for (size_t j = 0; j < n; ++j) {
-        const double xa = wa[j], xb = wb[j];
-        const double* sj = st + j * k;
-        for (size_t c = 0; c < k; ++c) {
-          a[c] += sj[c] * xa;
-          b[c] += sj[c] * xb;
+        const double x0 = w0[j], x1 = w1[j], x2 = w2[j], x3 = w3[j];
+        const double* sj = st + j * k + cb;
+        for (size_t c = 0; c < kC; ++c) {
+          a0[c] += sj[c] * x0;
+          a1[c] += sj[c] * x1;
+          a2[c] += sj[c] * x2;
+          a3[c] += sj[c] * x3;
         }
       }
-      std::copy(a, a + k, out + i * k);
-      std::copy(b, b + k, out + (i + 1) * k);
+      for (size_t c = 0; c < kC; ++c) {
+        out[i * k + cb + c] = a0[c];
+        out[(i + 1) * k + cb + c] = a1[c];
+        out[(i + 2) * k + cb + c] = a2[c];
+        out[(i + 3) * k + cb + c] = a3[c];
+      }
     }
+    for (; cb < k; ++cb)
+      for (size_t q = 0; q < kR; ++q) {
+        const float* wq = w + (i + q) * n;
+        double a = 0;
+        for (size_t j = 0; j < n; ++j) a += st[j * k + cb] * double(wq[j]);
+        out[(i + q) * k + cb] = a;
+      }
   }
   for (; i < nr; ++i) {
-    double* o = out + i * k;
-    std::fill(o, o + k, 0.0);
     const float* wi = w + i * n;
-    for (size_t j = 0; j < n; ++j) {
-      const double x = wi[j];
-      const double* sj = st + j * k;
-      for (size_t c = 0; c < k; ++c) o[c] += sj[c] * x;
+    for (size_t c = 0; c < k; ++c) {
+      double a = 0;
+      for (size_t j = 0; j < n; ++j) a += st[j * k + c] * double(wi[j]);
+      out[i * k + c] = a;
     }
   }
 }
