@@ -27,6 +27,7 @@ expect_rc 2 "$F" weights
 expect_rc 2 "$F" weights frobnicate
 expect_rc 2 "$F" weights compare onlyone
 expect_rc 2 "$F" weights compare a b --null-draws 3
+expect_rc 2 "$F" weights compare a b --matched-draws-max 5   # below --matched-draws (39)
 
 "$F" synth family --template solar-open --scale tiny --seed 7 --out "$work/fam" \
   --members base,independent,fine-tuned,continued-pretraining,expert-permuted,norm-only,disguised,disguised-rotated,depth-pruned,upcycled,re-tokenized > /dev/null
