@@ -268,7 +268,7 @@ void H5File::write_json(const std::string& group_path, const json& value) {
           Handle list = impl_->open_or_create_group(child);
           impl_->attr_string(list, child, "fromscratch_list", "true");
           for (size_t i = 0; i < v.size(); ++i) {
-            char idx[16];
+            char idx[24];  // "%06zu" of any size_t fits
             std::snprintf(idx, sizeof idx, "%06zu", i);
             write_object(join_path(child, idx), v[i]);
           }

@@ -73,8 +73,9 @@ TEST(ExactSum, SameBitsForAnyRankCountAndSplit) {
   for (size_t i = 1; i < want.size(); ++i) {
     long double s = 0, mag = 0;
     for (const auto& a : arrays) s += a[i], mag += std::fabs(a[i]);
-    if (std::fabs(static_cast<double>(s)) > 1e-6 * static_cast<double>(mag))
+    if (std::fabs(static_cast<double>(s)) > 1e-6 * static_cast<double>(mag)) {
       EXPECT_NEAR(want[i], static_cast<double>(s), 1e-12 * std::fabs(static_cast<double>(s)));
+    }
   }
 }
 

@@ -301,7 +301,7 @@ TEST(BehaveAnalysis, CompareVerdicts) {
   EXPECT_EQ(compare_models(shorter, o)["verdict"], "inconclusive");
   // failed requests: partial results kept, inconclusive
   CompareInput failed = in;
-  for (int i = 0; i < 50; ++i) failed.answers[3][i] = Answer{false, "", "http://x/v1/completions: HTTP 503", -1, false};
+  for (int i = 0; i < 50; ++i) failed.answers[3][i] = Answer{false, "", "http://x/v1/completions: HTTP 503", -1, false, {}};
   const auto fj = compare_models(failed, o);
   EXPECT_EQ(fj["verdict"], "inconclusive");
   EXPECT_EQ(fj["usable_prompts"], 50);

@@ -47,7 +47,9 @@ TEST(DType, F16AllPatternsAgainstFormulaAndHardware) {
     expect_same(reference(b, 5, 10, 15, true), f16_to_float(b), b, "F16");
     if (!have_f16c) continue;
     float hw = _cvtsh_ss(static_cast<unsigned short>(b));  // F16C instruction
-    if (!std::isnan(hw)) EXPECT_EQ(std::bit_cast<uint32_t>(hw), std::bit_cast<uint32_t>(f16_to_float(b))) << b;
+    if (!std::isnan(hw)) {
+      EXPECT_EQ(std::bit_cast<uint32_t>(hw), std::bit_cast<uint32_t>(f16_to_float(b))) << b;
+    }
   }
 }
 

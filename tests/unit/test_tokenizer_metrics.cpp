@@ -217,7 +217,7 @@ TEST(Calibration, IndependentPairsFormTheReferenceSample) {
     for (int b = 0; b < 256; ++b) v[bl(std::string(1, static_cast<char>(b)))] = (b + 17 * set) % 256;
     int id = 256;
     for (size_t w = 0; w < words.size(); ++w)
-      if ((w * 7 + static_cast<size_t>(set) * 3) % 5 < 2 + set % 3) v[bl(words[w])] = id++;
+      if ((w * 7 + static_cast<size_t>(set) * 3) % 5 < static_cast<size_t>(2 + set % 3)) v[bl(words[w])] = id++;
     Tokenizer t = make(v, json::array(), json::array(), "T" + std::to_string(k));
     profiles.push_back(make_profile(t, kCorpus));
   }

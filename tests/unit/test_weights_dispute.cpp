@@ -110,7 +110,9 @@ TEST(WeightsDispute, PublishedNormStatisticsGiveHighRawCosineAndNoEvidence) {
   EXPECT_NEAR(post / npost, 0.9864, 0.01) << "mean raw cosine of post-attention norms (published 0.986383)";
   // Every family test: no evidence.
   for (const auto& rec : r.records)
-    if (rec.family) EXPECT_GT(rec.log10_p_adjusted, -2.0) << rec.test << " " << rec.scope;
+    if (rec.family) {
+      EXPECT_GT(rec.log10_p_adjusted, -2.0) << rec.test << " " << rec.scope;
+    }
   EXPECT_NE(r.verdict, "derived");
   EXPECT_EQ(r.verdict, "inconclusive") << "norm vectors alone cannot show independence: " << r.reason;
 }
