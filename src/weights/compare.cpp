@@ -58,6 +58,15 @@ struct Rng {
   size_t below(size_t n) { return size_t(next() % n); }
 };
 
+// permutation_p with the null's mean and (sample) sd estimated from the draws themselves.
+PermutationP permutation_p_from_draws(double observed, const std::vector<double>& draws) {
+  const double mean = std::accumulate(draws.begin(), draws.end(), 0.0) / double(std::max<size_t>(1, draws.size()));
+  double var = 0;
+  for (double x : draws) var += (x - mean) * (x - mean);
+  const double sd = std::sqrt(var / double(std::max<size_t>(1, draws.size() - 1)));
+  return permutation_p(observed, draws, mean, sd, true);
+}
+
 std::vector<int> random_permutation(size_t n, Rng& rng) {
   std::vector<int> p(n);
   std::iota(p.begin(), p.end(), 0);
@@ -1048,11 +1057,7 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
         Mat Rp = XA * XBp.transpose();
         draws.push_back(assignment_value(Rp, max_similarity_assignment(Rp)));
       }
-      double mean = std::accumulate(draws.begin(), draws.end(), 0.0) / double(draws.size());
-      double var = 0;
-      for (double x : draws) var += (x - mean) * (x - mean);
-      double sd = std::sqrt(var / double(std::max<size_t>(1, draws.size() - 1)));
-      PermutationP pp = permutation_p(obs, draws, mean, sd, true);
+      PermutationP pp = permutation_p_from_draws(obs, draws);
       uint64_t diagonal = 0;
       nlohmann::json assignment = nlohmann::json::array();
       for (size_t i = 0; i < match.size(); ++i) {
@@ -1138,10 +1143,7 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
       double obs = value(nullptr);
       std::vector<double> draws;
       for (const auto& pi : perms) draws.push_back(value(&pi));
-      double mean = std::accumulate(draws.begin(), draws.end(), 0.0) / double(draws.size()), var = 0;
-      for (double x : draws) var += (x - mean) * (x - mean);
-      double sd = std::sqrt(var / double(std::max<size_t>(1, draws.size() - 1)));
-      PermutationP pp = permutation_p(obs, draws, mean, sd, true);
+      PermutationP pp = permutation_p_from_draws(obs, draws);
       EvidenceRecord r;
       r.test = "expert_subspace_angles";
       r.component = "experts";
@@ -1322,17 +1324,11 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
       };
       draw_more(opt.matched_null_draws);
       if (opt.matched_null_draws_max > nulls.size() && !nulls.empty()) {
-        size_t exceed = 0;
-        double mean = 0, var = 0;
-        for (const auto& nm : nulls) {
-          exceed += nm.total >= obs.total ? 1 : 0;
-          mean += nm.total;
-        }
-        mean /= double(nulls.size());
-        for (const auto& nm : nulls) var += (nm.total - mean) * (nm.total - mean);
-        const double sd = std::sqrt(var / double(std::max<size_t>(1, nulls.size() - 1)));
-        const double z = sd > 0 ? (obs.total - mean) / sd : 0.0;
-        if (exceed == 0 && z >= kSecondStageFromZ && z < kExtrapolateFromZ) {
+        std::vector<double> totals;
+        for (const auto& nm : nulls) totals.push_back(nm.total);
+        const PermutationP first = permutation_p_from_draws(obs.total, totals);
+        const double z = first.z;
+        if (first.exceed == 0 && z >= kSecondStageFromZ && z < kExtrapolateFromZ) {
           say("more null draws for alignment '" + al.kind + "' (z " + std::to_string(z) + " after " +
               std::to_string(nulls.size()) + ")");
           draw_more(opt.matched_null_draws_max);
@@ -1342,11 +1338,7 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
         double o = comp == "all" ? obs.total : obs.by_component[comp];
         std::vector<double> draws;
         for (auto& nm : nulls) draws.push_back(comp == "all" ? nm.total : nm.by_component[comp]);
-        double mean = std::accumulate(draws.begin(), draws.end(), 0.0) / double(std::max<size_t>(1, draws.size()));
-        double var = 0;
-        for (double x : draws) var += (x - mean) * (x - mean);
-        double sd = std::sqrt(var / double(std::max<size_t>(1, draws.size() - 1)));
-        PermutationP pp = permutation_p(o, draws, mean, sd, true);
+        PermutationP pp = permutation_p_from_draws(o, draws);
         EvidenceRecord r;
         r.test = "matched_correlation";
         r.component = comp;

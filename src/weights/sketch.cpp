@@ -23,7 +23,6 @@ bool use_avx2() {
 // output element is loaded and stored once per kRowBlock terms and W is converted once, not k times.
 constexpr size_t kRowBlock = 8, kColBlock = 256;
 
-template <int kDummy>
 inline __attribute__((always_inline)) void rows_body(const float* s, size_t k, size_t n, size_t r0, const float* w,
                                                      size_t nr, size_t m, double* acc) {
   alignas(64) double wb[kRowBlock * kColBlock];
@@ -65,7 +64,6 @@ inline __attribute__((always_inline)) void rows_body(const float* s, size_t k, s
 // out[row][c] = sum_j st[j][c] w[row][j], j in order. Tiles of 4 rows x 8 of the k sums are held in
 // registers through the whole j loop (the 32 sums are independent, so their additions overlap); the rest
 // (rows beyond a multiple of 4, k beyond a multiple of 8) one sum at a time, in the same order.
-template <int kDummy>
 inline __attribute__((always_inline)) void cols_body(const double* st, size_t k, const float* w, size_t nr, size_t n,
                                                      double* out) {
   constexpr size_t kR = 4, kC = 8;
@@ -111,20 +109,20 @@ inline __attribute__((always_inline)) void cols_body(const double* st, size_t k,
 }
 
 void rows_portable(const float* s, size_t k, size_t n, size_t r0, const float* w, size_t nr, size_t m, double* acc) {
-  rows_body<0>(s, k, n, r0, w, nr, m, acc);
+  rows_body(s, k, n, r0, w, nr, m, acc);
 }
 void cols_portable(const double* st, size_t k, const float* w, size_t nr, size_t n, double* out) {
-  cols_body<0>(st, k, w, nr, n, out);
+  cols_body(st, k, w, nr, n, out);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx2,fma"))) void rows_avx2(const float* s, size_t k, size_t n, size_t r0, const float* w,
                                                    size_t nr, size_t m, double* acc) {
-  rows_body<1>(s, k, n, r0, w, nr, m, acc);
+  rows_body(s, k, n, r0, w, nr, m, acc);
 }
 __attribute__((target("avx2,fma"))) void cols_avx2(const double* st, size_t k, const float* w, size_t nr, size_t n,
                                                    double* out) {
-  cols_body<1>(st, k, w, nr, n, out);
+  cols_body(st, k, w, nr, n, out);
 }
 #endif
 
