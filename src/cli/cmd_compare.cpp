@@ -54,9 +54,10 @@ int run_compare(Context& ctx, const Args& args) {
     ("seed", po::value<uint64_t>()->default_value(20260101), "seed of every null draw")
     ("null-draws", po::value<uint64_t>()->default_value(200), "joint permutations of the same-basis tests")
     ("matched-draws", po::value<uint64_t>()->default_value(39), "decoupled draws of the matched tests")
-    ("matched-draws-max", po::value<uint64_t>()->default_value(0),
+    ("matched-draws-max", po::value<uint64_t>()->default_value(1999),
      "second stage, up to this many draws, of a matched test whose first draws all fall below a promising "
-     "observation (z >= 3, where 39 draws cannot show more than p = 1/40); 0 = off. 1999 resolves p to 5e-4")
+     "observation (z >= 3, where 39 draws cannot show more than p = 1/40); 1999 resolves p to 5e-4; 0 = off. "
+     "By default only while draws x elements of both models stay within 2e10; naming it lifts that cap")
     ("archive-null", po::value<std::string>(&archive_null)->default_value("auto"),
      "compare the archived models with each other for an empirical null: on, off, auto (on up to 8 fingerprints)")
     ("alpha", po::value<double>()->default_value(0.01), "family-wise level of each verdict")
@@ -75,6 +76,11 @@ int run_compare(Context& ctx, const Args& args) {
   if (o.null_draws < 19 || o.null_draws > 100000) throw UsageError("--null-draws outside [19, 100000]");
   if (o.matched_null_draws < 9 || o.matched_null_draws > 10000) throw UsageError("--matched-draws outside [9, 10000]");
   o.matched_null_draws_max = vm["matched-draws-max"].as<uint64_t>();
+  if (vm["matched-draws-max"].defaulted()) {
+    if (o.matched_null_draws_max < o.matched_null_draws) o.matched_null_draws_max = 0;  // the first stage is larger
+  } else {
+    o.matched_second_stage_budget = 0;  // asked for by name: no cap
+  }
   if (o.matched_null_draws_max != 0 && (o.matched_null_draws_max < o.matched_null_draws || o.matched_null_draws_max > 100000))
     throw UsageError("--matched-draws-max outside [--matched-draws, 100000] (or 0: off)");
   o.alpha = vm["alpha"].as<double>();

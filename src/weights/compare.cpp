@@ -39,6 +39,20 @@ namespace {
 // (z = 3 is about p = 1e-3 under a normal null, far beyond what 39 draws can show).
 constexpr double kSecondStageFromZ = 3.0;
 
+// Elements of every tensor the comparison knows: the work of one matched null draw grows with it (each draw
+// re-aligns and re-matches every block), so it prices the second stage deterministically (not by a clock,
+// which would make the number of draws, and so the p-value, depend on the machine's load).
+double stored_elements(const ModelView& m) {
+  double n = 0;
+  for (const auto& [key, idx] : m.roles()) {
+    (void)idx;
+    double e = 1;
+    for (uint64_t d : m.shape(key)) e *= double(d);
+    n += e;
+  }
+  return n;
+}
+
 using Mat = Eigen::MatrixXd;
 inline Eigen::Index ix(size_t v) { return static_cast<Eigen::Index>(v); }
 inline Eigen::Index ix(int v) { return static_cast<Eigen::Index>(v); }
@@ -1294,55 +1308,53 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
       }
     }
     res.alignment["candidates"] = nlohmann::json::array();
-    for (const auto& al : candidates) {
-      say("matched test under alignment '" + al.kind + "'");
-      MatchedStat obs = matched_statistic(A, B, al, nullptr, opt, true);
-      if (obs.units.empty()) continue;
-      Rng rng(opt.seed ^ std::hash<std::string>{}(al.kind));
-      const size_t dB = B.hidden_size();
+    // Draws in two stages (a sequential Monte Carlo test): opt.matched_null_draws first; when none of them
+    // reaches the observation but z is below the extrapolation threshold (the tail is not extrapolated there, so
+    // p would stop at 1 / (1 + draws)), more draws up to opt.matched_null_draws_max resolve it. Still valid
+    // whatever decides the continuation, as long as it only happens when no draw reached the observation: for
+    // alpha below the first stage's bound the event p <= alpha needs the full-sample rank, and above it p never
+    // beats the first stage's bound. It is only run when it can change the verdict (no family test rejects yet).
+    struct CandidateRun {
+      Alignment al;
+      MatchedStat obs;
       std::vector<MatchedStat> nulls;
       std::vector<SignedPerm> pres;
-      // Draws in two stages (a sequential Monte Carlo test): opt.matched_null_draws first; when none of them
-      // reaches the observation but z is below the extrapolation threshold (the tail is not extrapolated
-      // there, so p would stop at 1 / (1 + draws)), more draws up to opt.matched_null_draws_max resolve it.
-      // Still valid: for alpha below the first stage's bound the event p <= alpha needs the full-sample rank,
-      // and above it p never beats the first stage's bound; a pair that is clearly derived or clearly not
-      // stops after the first stage.
-      auto draw_more = [&](size_t total) {
-        const size_t from = pres.size();
-        if (total <= from) return;
-        pres.resize(total);
-        nulls.resize(total);
-        for (size_t i = from; i < total; ++i) {
-          auto& p = pres[i];
-          p.perm = random_permutation(dB, rng);
-          p.sign.resize(dB);
-          for (auto& sg : p.sign) sg = (rng.next() & 1) ? 1.0 : -1.0;
-        }
-        parallel_for(total - from, std::max(1u, opt.threads),
-                     [&](size_t i, unsigned) { nulls[from + i] = matched_statistic(A, B, al, &pres[from + i], opt, false); });
-      };
-      draw_more(opt.matched_null_draws);
-      if (opt.matched_null_draws_max > nulls.size() && !nulls.empty()) {
-        std::vector<double> totals;
-        for (const auto& nm : nulls) totals.push_back(nm.total);
-        const PermutationP first = permutation_p_from_draws(obs.total, totals);
-        const double z = first.z;
-        if (first.exceed == 0 && z >= kSecondStageFromZ && z < kExtrapolateFromZ) {
-          say("more null draws for alignment '" + al.kind + "' (z " + std::to_string(z) + " after " +
-              std::to_string(nulls.size()) + ")");
-          draw_more(opt.matched_null_draws_max);
-        }
+      Rng rng;
+      std::string second_stage;  // why the second stage ran or did not, when it was called for
+    };
+    std::vector<CandidateRun> runs;
+    const size_t dB = B.hidden_size();
+    auto draw_more = [&](CandidateRun& run, size_t total) {
+      const size_t from = run.pres.size();
+      if (total <= from) return;
+      run.pres.resize(total);
+      run.nulls.resize(total);
+      for (size_t i = from; i < total; ++i) {
+        auto& p = run.pres[i];
+        p.perm = random_permutation(dB, run.rng);
+        p.sign.resize(dB);
+        for (auto& sg : p.sign) sg = (run.rng.next() & 1) ? 1.0 : -1.0;
       }
+      parallel_for(total - from, std::max(1u, opt.threads), [&](size_t i, unsigned) {
+        run.nulls[from + i] = matched_statistic(A, B, run.al, &run.pres[from + i], opt, false);
+      });
+    };
+    auto records_of = [&](const CandidateRun& run) {
+      std::vector<EvidenceRecord> out;
       auto emit = [&](const std::string& comp, bool family) {
-        double o = comp == "all" ? obs.total : obs.by_component[comp];
+        const auto& obs = run.obs;
+        auto value_of = [](const std::map<std::string, double>& m, const std::string& k) {
+          auto it = m.find(k);
+          return it == m.end() ? 0.0 : it->second;
+        };
+        double o = comp == "all" ? obs.total : value_of(obs.by_component, comp);
         std::vector<double> draws;
-        for (auto& nm : nulls) draws.push_back(comp == "all" ? nm.total : nm.by_component[comp]);
+        for (auto& nm : run.nulls) draws.push_back(comp == "all" ? nm.total : value_of(nm.by_component, comp));
         PermutationP pp = permutation_p_from_draws(o, draws);
         EvidenceRecord r;
         r.test = "matched_correlation";
         r.component = comp;
-        r.scope = "alignment=" + al.kind + (comp == "all" ? "" : " " + comp);
+        r.scope = "alignment=" + run.al.kind + (comp == "all" ? "" : " " + comp);
         r.statistic_name = "sum over blocks of held-out matched z (v_proj by k_proj heads; up, down by gate neurons; experts by centred router rows)";
         r.statistic = o;
         uint64_t units = 0;
@@ -1350,7 +1362,7 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
         for (const auto& [c, u] : obs.units)
           if (comp == "all" || c == comp) {
             units += u;
-            esum += obs.effect_sum[c];
+            esum += value_of(obs.effect_sum, c);
           }
         r.effect_name = "mean matched centred r";
         r.effect = units ? esum / double(units) : 0.0;
@@ -1362,15 +1374,68 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
         r.n = units;
         r.null_draws = draws.size();
         r.family = family;
-        r.note = "alignment quality " + std::to_string(al.quality);
-        res.records.push_back(r);
+        r.note = "alignment quality " + std::to_string(run.al.quality) + (run.second_stage.empty() ? "" : "; " + run.second_stage);
+        out.push_back(r);
       };
       emit("all", true);
-      for (const auto& [c, u] : obs.units) {
+      for (const auto& [c, u] : run.obs.units) {
         (void)u;
         emit(c, c == "dense_vs_experts");
       }
-      res.alignment["candidates"].push_back({{"kind", al.kind}, {"quality", al.quality}, {"blocks", obs.detail}});
+      return out;
+    };
+    // First stage of every candidate.
+    for (const auto& al : candidates) {
+      say("matched test under alignment '" + al.kind + "'");
+      MatchedStat obs = matched_statistic(A, B, al, nullptr, opt, true);
+      if (obs.units.empty()) continue;
+      runs.push_back(CandidateRun{al, std::move(obs), {}, {}, Rng(opt.seed ^ std::hash<std::string>{}(al.kind)), {}});
+      draw_more(runs.back(), opt.matched_null_draws);
+    }
+    // Second stage, only where it can change the verdict: when a family test already rejects after Holm, the
+    // verdict is `derived` whatever the resolved p-values are.
+    bool already_derived = false;
+    {
+      std::vector<EvidenceRecord> all = res.records;
+      for (const auto& run : runs)
+        for (auto& r : records_of(run)) all.push_back(std::move(r));
+      adjust_records(all);
+      for (const auto& r : all)
+        if (r.family && r.log10_p_adjusted <= std::log10(opt.alpha)) already_derived = true;
+    }
+    for (auto& run : runs) {
+      if (opt.matched_null_draws_max <= run.nulls.size() || run.nulls.empty()) continue;
+      std::vector<double> totals;
+      for (const auto& nm : run.nulls) totals.push_back(nm.total);
+      const PermutationP first = permutation_p_from_draws(run.obs.total, totals);
+      const double z = first.z;
+      if (first.exceed != 0 || z < kSecondStageFromZ || z >= kExtrapolateFromZ) continue;
+      const std::string why = "second stage: z " + std::to_string(z) + " after " + std::to_string(run.nulls.size()) +
+                              " draws, none reaching the observation";
+      if (already_derived) {
+        run.second_stage = why + ", not run: a family test already rejects, so more draws cannot change the verdict";
+        continue;
+      }
+      size_t upto = opt.matched_null_draws_max;
+      const double per_draw = stored_elements(A) + stored_elements(B);
+      if (opt.matched_second_stage_budget > 0 && per_draw > 0)
+        upto = std::min(upto, size_t(std::min(1e9, opt.matched_second_stage_budget / per_draw)));
+      if (upto > run.nulls.size()) {
+        say("more null draws for alignment '" + run.al.kind + "' (z " + std::to_string(z) + " after " +
+            std::to_string(run.nulls.size()) + ")");
+        run.second_stage = why + ", so drawn on to " + std::to_string(upto);
+        draw_more(run, upto);
+      } else {
+        run.second_stage = why + ", not run: it would call for up to " + std::to_string(opt.matched_null_draws_max) +
+                           " draws, but one draw visits about " + std::to_string(uint64_t(per_draw)) +
+                           " elements and the budget is " + std::to_string(uint64_t(opt.matched_second_stage_budget)) +
+                           " (name --matched-draws-max to lift it)";
+        res.warnings.push_back("alignment '" + run.al.kind + "': " + run.second_stage);
+      }
+    }
+    for (const auto& run : runs) {
+      for (auto& r : records_of(run)) res.records.push_back(std::move(r));
+      res.alignment["candidates"].push_back({{"kind", run.al.kind}, {"quality", run.al.quality}, {"blocks", run.obs.detail}});
     }
   }
 

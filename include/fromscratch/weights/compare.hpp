@@ -18,7 +18,12 @@ struct CompareOptions {
   uint64_t seed = 20260101;        // every random draw (null permutations, subsamples) derives from it
   size_t null_draws = 200;         // joint permutations for the same-basis tests
   size_t matched_null_draws = 39;  // decoupled draws for the aligned, matched test (each redoes all matchings)
-  size_t matched_null_draws_max = 0;  // > matched_null_draws: second stage of a promising matched test (off: 0)
+  // Second stage of a promising matched test (see compare.cpp): up to this many draws in all (0: off), as
+  // long as draws x stored elements of both models stays within matched_second_stage_budget (0: no cap). The
+  // budget keeps the default from multiplying the cost of a large model's matched test by fifty; naming
+  // --matched-draws-max on the command line lifts it.
+  size_t matched_null_draws_max = 1999;
+  double matched_second_stage_budget = 2e10;
   unsigned threads = 1;
   size_t max_rows = 512;           // rows (or columns) of a matrix used per same-basis statistic
   size_t max_tokens = 4096;        // shared tokens used to align hidden bases
