@@ -1505,7 +1505,8 @@ void decide_verdict(ComparisonResult& r, double alpha) {
     r.verdict = "independent";
     std::ostringstream s;
     s << "no family test rejects at alpha = " << alpha << " after Holm; the same-basis test detects a mean centred r of "
-      << r_min << " or more, and the matched tests ran under a recovered alignment of the hidden bases";
+      << r_min << " or more, and the matched tests ran under a recovered alignment of the hidden bases (not covered: "
+      << "shared norm vectors alone under a permuted or rotated basis, which no valid null can test; docs/weights.md)";
     r.reason = s.str();
   }
 }

@@ -7,9 +7,12 @@
 # result right or fails with an error naming the URL, with nothing cached as valid.
 set -euo pipefail
 work=$(mktemp -d)
-pids=()
+# start_hub runs inside $(...), a subshell, so the servers' pids go to a file the EXIT trap can read (an array
+# filled there would stay empty here, and the servers would outlive the test).
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -f "$work/pids" ]; then
+    while read -r p; do kill "$p" 2>/dev/null || true; done < "$work/pids"
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -37,7 +40,7 @@ start_hub() {  # start_hub NAME FAULT -> prints the endpoint URL; the server log
   rm -f "$work/$name.port"
   "$PY" "$SRC/tests/support/hub/hub_server.py" --root "$work/hub" --port-file "$work/$name.port" \
     --fault "$fault" --log "$work/$name.log" --storage-port-file "$work/$name.sport" > "$work/$name.server.txt" 2>&1 &
-  pids+=($!)
+  echo $! >> "$work/pids"
   for _ in $(seq 1 200); do [ -s "$work/$name.port" ] && break; sleep 0.05; done
   [ -s "$work/$name.port" ] || { echo "hub server $name did not start"; cat "$work/$name.server.txt"; exit 1; }
   echo "http://127.0.0.1:$(cat "$work/$name.port")"
