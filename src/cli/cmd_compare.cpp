@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "collective.hpp"
+#include "matched_draws.hpp"
 #include "command.hpp"
 #include "fromscratch/io/fingerprint_h5.hpp"
 #include "fromscratch/remote/open_model.hpp"
@@ -54,10 +55,8 @@ int run_compare(Context& ctx, const Args& args) {
     ("seed", po::value<uint64_t>()->default_value(20260101), "seed of every null draw")
     ("null-draws", po::value<uint64_t>()->default_value(200), "joint permutations of the same-basis tests")
     ("matched-draws", po::value<uint64_t>()->default_value(39), "decoupled draws of the matched tests")
-    ("matched-draws-max", po::value<uint64_t>()->default_value(1999),
-     "second stage, up to this many draws, of a matched test whose first draws all fall below a promising "
-     "observation (z >= 3, where 39 draws cannot show more than p = 1/40); 1999 resolves p to 5e-4; 0 = off. "
-     "By default only while draws x elements of both models stay within 2e10; naming it lifts that cap")
+    ("matched-draws-max", po::value<uint64_t>()->default_value(1999), kMatchedDrawsMaxHelp)
+    ("matched-budget", po::value<double>()->default_value(2e10, "2e10"), kMatchedBudgetHelp)
     ("archive-null", po::value<std::string>(&archive_null)->default_value("auto"),
      "compare the archived models with each other for an empirical null: on, off, auto (on up to 8 fingerprints)")
     ("alpha", po::value<double>()->default_value(0.01), "family-wise level of each verdict")
@@ -75,14 +74,7 @@ int run_compare(Context& ctx, const Args& args) {
   o.matched_null_draws = vm["matched-draws"].as<uint64_t>();
   if (o.null_draws < 19 || o.null_draws > 100000) throw UsageError("--null-draws outside [19, 100000]");
   if (o.matched_null_draws < 9 || o.matched_null_draws > 10000) throw UsageError("--matched-draws outside [9, 10000]");
-  o.matched_null_draws_max = vm["matched-draws-max"].as<uint64_t>();
-  if (vm["matched-draws-max"].defaulted()) {
-    if (o.matched_null_draws_max < o.matched_null_draws) o.matched_null_draws_max = 0;  // the first stage is larger
-  } else {
-    o.matched_second_stage_budget = 0;  // asked for by name: no cap
-  }
-  if (o.matched_null_draws_max != 0 && (o.matched_null_draws_max < o.matched_null_draws || o.matched_null_draws_max > 100000))
-    throw UsageError("--matched-draws-max outside [--matched-draws, 100000] (or 0: off)");
+  apply_matched_draws_max(vm, "compare", o);
   o.alpha = vm["alpha"].as<double>();
   if (!(o.alpha > 0 && o.alpha < 1)) throw UsageError("--alpha must lie in (0, 1)");
   o.threads = resolve_threads(threads);

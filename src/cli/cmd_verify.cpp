@@ -17,6 +17,7 @@
 
 #include "collective.hpp"
 #include "behave_verbs.hpp"
+#include "matched_draws.hpp"
 #include "command.hpp"
 #include "fromscratch/io/fingerprint_h5.hpp"
 #include "fromscratch/remote/open_model.hpp"
@@ -203,8 +204,8 @@ void add_verify_options(po::options_description& opts) {
     ("seed", po::value<uint64_t>()->default_value(20260101), "seed of every null draw and subsample")
     ("null-draws", po::value<uint64_t>()->default_value(200), "joint permutations of the same-basis weight tests")
     ("matched-draws", po::value<uint64_t>()->default_value(39), "decoupled draws of the matched weight tests")
-    ("matched-draws-max", po::value<uint64_t>()->default_value(1999),
-     "second stage of a promising matched weight test, up to this many draws (weights compare --help); 0 = off")
+    ("matched-draws-max", po::value<uint64_t>()->default_value(1999), kMatchedDrawsMaxHelp)
+    ("matched-budget", po::value<double>()->default_value(2e10, "2e10"), kMatchedBudgetHelp)
     ("alpha", po::value<double>()->default_value(0.01), "family-wise level of the weight verdict")
     ("threads", po::value<int>()->default_value(0), "worker threads (0 = all cores)")
     ("serve", po::value<std::vector<std::string>>(), "LABEL=URL#MODEL: where an input (by its label, the folder name) is "
@@ -296,16 +297,7 @@ int run_verify_command(Context& ctx, const Args& args_in) {
   };
   o.weights.null_draws = in_range("null-draws", 19, 100000);
   o.weights.matched_null_draws = in_range("matched-draws", 9, 10000);
-  o.weights.matched_null_draws_max = vm["matched-draws-max"].as<uint64_t>();
-  if (vm["matched-draws-max"].defaulted()) {
-    if (o.weights.matched_null_draws_max < o.weights.matched_null_draws) o.weights.matched_null_draws_max = 0;
-  } else {
-    if (o.weights.matched_null_draws_max != 0 &&
-        (o.weights.matched_null_draws_max < o.weights.matched_null_draws || o.weights.matched_null_draws_max > 100000))
-      throw UsageError(str("verify: --matched-draws-max = ", o.weights.matched_null_draws_max, " outside [--matched-draws ",
-                           o.weights.matched_null_draws, ", 100000] (or 0: off)"));
-    o.weights.matched_second_stage_budget = 0;
-  }
+  apply_matched_draws_max(vm, "verify", o.weights);
   o.weights.alpha = vm["alpha"].as<double>();
   if (!(o.weights.alpha > 0 && o.weights.alpha < 1)) throw UsageError("verify: --alpha must lie in (0, 1)");
   o.weights.threads = resolve_threads(vm["threads"].as<int>());

@@ -3,6 +3,7 @@
 #include <iomanip>
 
 #include "collective.hpp"
+#include "matched_draws.hpp"
 #include "command.hpp"
 #include "fromscratch/io/fingerprint_h5.hpp"
 #include "fromscratch/io/h5_file.hpp"
@@ -57,10 +58,8 @@ int run_weights_compare(Context& ctx, const Args& args) {
     ("seed", po::value<uint64_t>()->default_value(20260101), "seed of every null draw and subsample")
     ("null-draws", po::value<uint64_t>()->default_value(200), "joint permutations of the same-basis tests")
     ("matched-draws", po::value<uint64_t>()->default_value(39), "decoupled draws of the matched tests")
-    ("matched-draws-max", po::value<uint64_t>()->default_value(1999),
-     "second stage, up to this many draws, of a matched test whose first draws all fall below a promising "
-     "observation (z >= 3, where 39 draws cannot show more than p = 1/40); 1999 resolves p to 5e-4; 0 = off. "
-     "By default only while draws x elements of both models stay within 2e10; naming it lifts that cap")
+    ("matched-draws-max", po::value<uint64_t>()->default_value(1999), kMatchedDrawsMaxHelp)
+    ("matched-budget", po::value<double>()->default_value(2e10, "2e10"), kMatchedBudgetHelp)
     ("max-rows", po::value<uint64_t>()->default_value(512), "rows per matrix in the same-basis statistics")
     ("no-alignment", "skip the matched tests (hidden-basis alignment, expert/head/neuron matching)")
     ("alpha", po::value<double>()->default_value(0.01), "family-wise level of the verdict")
@@ -81,15 +80,7 @@ int run_weights_compare(Context& ctx, const Args& args) {
   o.seed = vm["seed"].as<uint64_t>();
   o.null_draws = positive(vm, "null-draws", 19, 100000);
   o.matched_null_draws = positive(vm, "matched-draws", 9, 10000);
-  o.matched_null_draws_max = vm["matched-draws-max"].as<uint64_t>();
-  if (vm["matched-draws-max"].defaulted()) {
-    if (o.matched_null_draws_max < o.matched_null_draws) o.matched_null_draws_max = 0;  // the first stage is larger
-  } else {
-    o.matched_second_stage_budget = 0;  // asked for by name: no cap
-  }
-  if (o.matched_null_draws_max != 0 && (o.matched_null_draws_max < o.matched_null_draws || o.matched_null_draws_max > 100000))
-    throw UsageError("--matched-draws-max " + std::to_string(o.matched_null_draws_max) + " is outside [--matched-draws " +
-                     std::to_string(o.matched_null_draws) + ", 100000] (or 0: off)");
+  apply_matched_draws_max(vm, "weights compare", o);
   o.max_rows = positive(vm, "max-rows", 16, 1u << 20);
   o.alignment = vm.count("no-alignment") == 0;
   o.alpha = vm["alpha"].as<double>();

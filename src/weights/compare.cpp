@@ -1429,7 +1429,7 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
         run.second_stage = why + ", not run: it would call for up to " + std::to_string(opt.matched_null_draws_max) +
                            " draws, but one draw visits about " + std::to_string(uint64_t(per_draw)) +
                            " elements and the budget is " + std::to_string(uint64_t(opt.matched_second_stage_budget)) +
-                           " (name --matched-draws-max to lift it)";
+                           " (--matched-budget)";
         res.warnings.push_back("alignment '" + run.al.kind + "': " + run.second_stage);
       }
     }

@@ -27,6 +27,8 @@ expect_rc 2 "$F" compare "$work" --archive "$work/missing"
 mkdir -p "$work/empty"
 expect_rc 2 "$F" compare "$work" --archive "$work/empty"
 grep -q "no fingerprint files" "$work/err.txt"
+expect_rc 2 "$F" compare "$work" --archive "$work/empty" --matched-draws-max 5   # usage, before the archive is read: below --matched-draws (39)
+grep -q "matched-draws-max 5" "$work/err.txt"
 
 fam="$work/fam"
 "$F" synth family --template solar-open --scale tiny --seed 7 --hidden 128 --layers 2 --experts 4 --vocab 512 \

@@ -74,6 +74,8 @@ cat > "$work/job.json" <<EOF
 EOF
 "$MPIEXEC" -n 2 --oversubscribe "$F" verify --job "$work/job.json" --out "$work/o2" --json --quiet > "$work/s2.json"
 $PY -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["verdict"]["overall"]=="independent", s["verdict"]' "$work/s2.json"
+set +e; "$F" verify "$work/fam/base" --against "$work/fam/fine-tuned" --out "$work/o4" --matched-draws-max 5 > /dev/null 2> "$work/err"; rc=$?; set -e
+[ $rc -eq 2 ] && grep -q "matched-draws-max 5" "$work/err" || { echo "--matched-draws-max below --matched-draws must be a usage error, got $rc"; exit 1; }
 set +e; "$F" verify --job "$work/fam/base/config.json" --out "$work/o3" > /dev/null 2>&1; rc=$?; set -e
 [ $rc -eq 2 ] || { echo "a job that is not a verify job must be a usage error, got $rc"; exit 1; }
 

@@ -30,7 +30,7 @@ expect_rc 2 "$F" weights compare a b --null-draws 3
 expect_rc 2 "$F" weights compare a b --matched-draws-max 5   # below --matched-draws (39)
 
 "$F" synth family --template solar-open --scale tiny --seed 7 --out "$work/fam" \
-  --members base,independent,fine-tuned,continued-pretraining,expert-permuted,norm-only,disguised,disguised-rotated,depth-pruned,upcycled,re-tokenized > /dev/null
+  --members base,independent,fine-tuned,continued-pretraining,expert-permuted,norm-only,same-init,disguised,disguised-rotated,depth-pruned,upcycled,re-tokenized > /dev/null
 fam="$work/fam"
 
 verdict() {  # verdict A B -> prints the verdict, keeps the JSON in $work/last.json
@@ -76,6 +76,28 @@ assert best < -10, best
 PYEOF
 # ... and against an unrelated model the same recovery finds nothing.
 [ "$(verdict independent disguised-rotated)" = independent ]
+# The matched tests' second stage. Shared initialisation only, against a rotated copy: z 4.3 after the 39
+# first draws, none reaching the observation, so the draws go on (here to 79; by default to 1999, which makes
+# the pair `derived`); within a budget of draws x elements, which 1 forbids (a warning says so); and not at
+# all where another family test already rejects (disguised vs base: layer_signed_permutation, z 3.1 after 19).
+"$F" weights compare "$fam/same-init" "$fam/disguised-rotated" --json --quiet --matched-draws-max 79 > "$work/s79.json"
+"$F" weights compare "$fam/same-init" "$fam/disguised-rotated" --json --quiet --matched-draws-max 79 \
+  --matched-budget 1 > "$work/sb.json"
+"$F" weights compare "$fam/disguised" "$fam/base" --json --quiet --matched-draws 19 > "$work/sd.json"
+$PY - "$work/s79.json" "$work/sb.json" "$work/sd.json" <<'PYEOF'
+import json, sys
+rot = lambda d: [r for r in d["records"] if r["scope"] == "alignment=rotation"][0]
+s79, sb, sd = (json.load(open(f)) for f in sys.argv[1:4])
+r = rot(s79)
+assert r["null_draws"] == 79 and "drawn on to 79" in r["note"], r
+r = rot(sb)
+assert r["null_draws"] == 39 and "budget is 1" in r["note"], r
+assert any("second stage" in w and "not run" in w for w in sb["warnings"]), sb["warnings"]
+assert sd["verdict"] == "derived"
+skipped = [r for r in sd["records"] if "a family test already rejects" in r.get("note", "")]
+assert skipped and all(r["null_draws"] == 19 for r in skipped), [r.get("note") for r in sd["records"]]
+PYEOF
+expect_rc 2 "$F" weights compare a b --matched-budget -1
 # Norm vectors copied byte for byte, every matrix independent: derived, with the evidence in the norms only.
 verdict base norm-only > /dev/null
 $PY - "$work/last.json" <<'PYEOF'

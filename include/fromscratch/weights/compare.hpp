@@ -20,8 +20,7 @@ struct CompareOptions {
   size_t matched_null_draws = 39;  // decoupled draws for the aligned, matched test (each redoes all matchings)
   // Second stage of a promising matched test (see compare.cpp): up to this many draws in all (0: off), as
   // long as draws x stored elements of both models stays within matched_second_stage_budget (0: no cap). The
-  // budget keeps the default from multiplying the cost of a large model's matched test by fifty; naming
-  // --matched-draws-max on the command line lifts it.
+  // budget keeps the default from multiplying the cost of a large model's matched test by fifty.
   size_t matched_null_draws_max = 1999;
   double matched_second_stage_budget = 2e10;
   unsigned threads = 1;
