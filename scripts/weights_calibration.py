@@ -36,6 +36,37 @@ def ks_uniform(ps):
     return d, (1.0 if lam < 0.2 else min(max(p, 0.0), 1.0))
 
 
+def fixed_point_pmf(n):
+    """P(F = j), j = 0..n, for F the fixed points of a uniformly random permutation of n (the upcycling null)."""
+    pmf = []
+    for j in range(n + 1):
+        s, term = 0.0, 1.0
+        for i in range(n - j + 1):
+            if i > 0:
+                term /= -i
+            s += term
+        pmf.append(s / math.factorial(j))
+    return pmf
+
+
+def randomized_pit(counts, seed=12345):
+    """Randomised probability integral transform of discrete statistics (f, n): P(F > f) + U P(F = f), U
+    uniform. Exactly Uniform(0, 1) under the null, so KS checks the null distribution itself, which the
+    super-uniform one-sided p-values of a discrete test cannot show."""
+    import random
+    rng = random.Random(seed)
+    cache = {}
+    out = []
+    for f, n in counts:
+        if n not in cache:
+            cache[n] = fixed_point_pmf(n)
+        pmf = cache[n]
+        f = int(round(f))
+        above = sum(pmf[f + 1:])
+        out.append(min(1.0, max(0.0, above + rng.random() * pmf[f])))
+    return out
+
+
 def main():
     a = sys.argv[1:]
     exe = a[0]
@@ -62,6 +93,7 @@ def main():
     work = work or tempfile.mkdtemp(prefix="fs-calib-")
     pvals = {}
     upc = []
+    upc_counts = []  # (agreeing neurons, neurons) of the same records, for the randomised PIT
     verdicts = {}
     for s in range(n):
         fam = os.path.join(work, "f%d" % s)
@@ -91,9 +123,11 @@ def main():
                 continue
             seen.add(rec["layer"])
             upc.append(10 ** rec["log10_p"])
+            upc_counts.append((rec["statistic"], rec["n"]))
         shutil.rmtree(fam, ignore_errors=True)
         print("replicate %d: %s" % (s, doc["verdict"]), file=sys.stderr)
     pvals["expert_neuron_agreement / one pair per layer (upcycling, from-scratch base)"] = upc
+    pvals["expert_neuron_agreement / randomised PIT of the same records (exact null, so uniform)"] = randomized_pit(upc_counts)
     rows = []
     for key in sorted(pvals):
         ps = pvals[key]
