@@ -53,6 +53,11 @@ double stored_elements(const ModelView& m) {
   return n;
 }
 
+// The verdict's rule for one record (decide_verdict): a family test whose Holm-adjusted p is at or below alpha.
+bool rejects_family_wise(const EvidenceRecord& r, double alpha) {
+  return r.family && r.log10_p_adjusted <= std::log10(alpha);
+}
+
 using Mat = Eigen::MatrixXd;
 inline Eigen::Index ix(size_t v) { return static_cast<Eigen::Index>(v); }
 inline Eigen::Index ix(int v) { return static_cast<Eigen::Index>(v); }
@@ -1396,13 +1401,13 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
     // verdict is `derived` whatever the resolved p-values are.
     bool already_derived = false;
     {
-      std::vector<EvidenceRecord> all = res.records;
+      std::vector<EvidenceRecord> so_far = res.records;  // as they stand after the first stages
       for (const auto& run : runs)
-        for (auto& r : records_of(run)) all.push_back(std::move(r));
-      adjust_records(all);
-      for (const auto& r : all)
-        if (r.family && r.log10_p_adjusted <= std::log10(opt.alpha)) already_derived = true;
+        for (auto& r : records_of(run)) so_far.push_back(std::move(r));
+      adjust_records(so_far);
+      for (const auto& r : so_far) already_derived = already_derived || rejects_family_wise(r, opt.alpha);
     }
+    const double per_draw = stored_elements(A) + stored_elements(B);
     for (auto& run : runs) {
       if (opt.matched_null_draws_max <= run.nulls.size() || run.nulls.empty()) continue;
       std::vector<double> totals;
@@ -1417,7 +1422,6 @@ ComparisonResult compare_models(const ModelView& A, const ModelView& B, const Co
         continue;
       }
       size_t upto = opt.matched_null_draws_max;
-      const double per_draw = stored_elements(A) + stored_elements(B);
       if (opt.matched_second_stage_budget > 0 && per_draw > 0)
         upto = std::min(upto, size_t(std::min(1e9, opt.matched_second_stage_budget / per_draw)));
       if (upto > run.nulls.size()) {
@@ -1465,7 +1469,7 @@ void decide_verdict(ComparisonResult& r, double alpha) {
       aligned_test = true;
     if (rec.test == "matched_correlation" && rec.scope.find("alignment=layer_rotation") != std::string::npos)
       aligned_test = true;
-    if (rec.log10_p_adjusted <= level) {
+    if (rejects_family_wise(rec, alpha)) {
       rejecting.push_back(&rec);
       comps.insert(rec.component);
     }
